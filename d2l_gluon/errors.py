@@ -1,0 +1,20 @@
+"""The project's exceptions: errors a user can cause, each naming its fix."""
+
+
+class D2LError(Exception):
+    """A problem with the user's input, data or settings; the message names the fix.
+
+    The CLI prints it as one line on stderr and exits with ``exit_code``.
+    """
+    exit_code = 2
+
+
+class DivergenceError(D2LError):
+    """Training produced a NaN or infinite loss."""
+    exit_code = 3
+
+    def __init__(self, epoch, batch, history):
+        self.epoch, self.batch, self.history = epoch, batch, history
+        super().__init__(
+            'training diverged: the loss became NaN or infinite in epoch %d, batch %d; '
+            'try a smaller --lr' % (epoch, batch))

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Idempotent set-up: a virtual environment in .venv with d2l-gluon and its test
+# dependencies installed.  Safe to run again: it reinstalls only when setup.cfg
+# changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pick_python() {
+    for candidate in "${PYTHON:-}" python3.11 python3.10 python3.9 python3.8 python3; do
+        [ -n "$candidate" ] || continue
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys; sys.exit(not ((3, 8) <= sys.version_info[:2] <= (3, 11)))'; then
+            echo "$candidate"; return 0
+        fi
+    done
+    echo "setup: d2l-gluon needs Python 3.8-3.11 (mxnet 1.9.1); install one or set PYTHON=/path/to/python" >&2
+    return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+    python=$(pick_python)
+    echo "setup: creating .venv with $python"
+    "$python" -m venv .venv || {
+        echo "setup: '$python -m venv' failed; on Debian install python3-venv (apt-get install python3-venv)" >&2
+        exit 1
+    }
+fi
+
+stamp=.venv/.d2l-gluon-installed
+wanted=$(cat setup.cfg pyproject.toml | sha1sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    echo "setup: installing d2l-gluon and its dependencies into .venv"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e '.[test]'
+    echo "$wanted" > "$stamp"
+fi

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+from mxnet import autograd, gluon, nd
+
+from d2l_gluon.data import ArrayLoader, synthetic_data
+from d2l_gluon.linear_regression import (closed_form, gluon_net, gluon_params, init_params, linreg,
+                                         squared_loss, train_gluon, train_scratch)
+from d2l_gluon.train import sgd
+
+from .helpers import assert_close, autograd_gradient, numeric_gradient
+
+TRUE_W, TRUE_B = [2, -3.4], 4.2
+
+
+@pytest.fixture
+def data():
+    return synthetic_data(TRUE_W, TRUE_B, 1000, 0.01)
+
+
+def twins(num_inputs=2):
+    """Scratch params and a Gluon net holding the same initial values."""
+    w, b = init_params(num_inputs)
+    net = gluon_net(num_inputs)
+    dense = net[0]
+    dense.weight.set_data(w.T)  # Dense.weight is (units, in_units)
+    dense.bias.set_data(b)
+    return [w, b], net
+
+
+def test_synthetic_data_follows_the_model(data):
+    features, labels = data
+    assert features.shape == (1000, 2) and labels.shape == (1000,)
+    residual = labels.asnumpy() - features.asnumpy() @ np.array(TRUE_W) - TRUE_B
+    assert abs(residual.std() - 0.01) < 0.002 and abs(residual.mean()) < 0.002
+
+
+def test_scratch_and_gluon_loss_and_gradients_agree(data):
+    features, labels = data
+    (w, b), net = twins()
+    X, y = features[:10], labels[:10]
+    with autograd.record():
+        l_scratch = squared_loss(linreg(X, w, b), y)
+    l_scratch.backward()
+    with autograd.record():
+        l_gluon = gluon.loss.L2Loss()(net(X), y)
+    l_gluon.backward()
+    assert_close(l_scratch.reshape((-1,)), l_gluon, what='per-example loss')
+    assert_close(w.grad.T, net[0].weight.grad(), what='weight gradient')
+    assert_close(b.grad, net[0].bias.grad(), what='bias gradient')
+
+
+def test_sgd_step_matches_trainer_step(data):
+    features, labels = data
+    params, net = twins()
+    w, b = params
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.03})
+    X, y = features[:7], labels[:7]  # a short batch: both divide by 7
+    for model, loss, step in ((lambda X: linreg(X, w, b), squared_loss, lambda n: sgd(params, 0.03, n)),
+                              (net, gluon.loss.L2Loss(), trainer.step)):
+        with autograd.record():
+            l = loss(model(X), y)
+        l.backward()
+        step(X.shape[0])
+    assert not np.allclose(w.asnumpy().ravel(), [0, 0], atol=1e-3), 'the step moved nothing'
+    assert_close(w.T, net[0].weight.data(), what='weight after one step')
+    assert_close(b, net[0].bias.data(), what='bias after one step')
+
+
+def test_three_epochs_from_same_start_and_batches_agree(data):
+    features, labels = data
+    params, net = twins()
+    batches = list(ArrayLoader(features, labels, 10))  # one fixed order, replayed each epoch
+    h_scratch = train_scratch(params, batches, features, labels, 0.03, 3)
+    h_gluon = train_gluon(net, batches, features, labels, 0.03, 3)
+    w, b = gluon_params(net)
+    assert_close(params[0], w, what='w after 3 epochs')
+    assert_close(params[1], b, what='b after 3 epochs')
+    assert_close([e['loss'] for e in h_scratch], [e['loss'] for e in h_gluon], rtol=1e-4,
+                 what='per-epoch loss')
+
+
+def test_trained_parameters_match_truth_and_closed_form(data):
+    features, labels = data
+    params, net = twins()
+    train_scratch(params, ArrayLoader(features, labels, 10), features, labels, 0.03, 3)
+    train_gluon(net, ArrayLoader(features, labels, 10), features, labels, 0.03, 3)
+    w_cf, b_cf = closed_form(features, labels)
+    truth = np.array(TRUE_W + [TRUE_B])
+    closed = np.concatenate([w_cf.ravel(), b_cf])
+    assert np.abs(closed - truth).max() < 0.005
+    for w, b in ((params[0].asnumpy(), params[1].asnumpy()), gluon_params(net)):
+        fitted = np.concatenate([w.ravel(), b.ravel()])
+        assert np.abs(fitted - truth).max() < 0.01
+        assert np.abs(fitted - closed).max() < 0.01
+
+
+def test_closed_form_solves_the_normal_equation(data):
+    features, labels = data
+    w, b = closed_form(features, labels)
+    X = np.hstack([features.asnumpy().astype(np.float64), np.ones((1000, 1))])
+    theta = np.concatenate([w.ravel(), b])
+    gradient = X.T @ (X @ theta - labels.asnumpy().astype(np.float64))
+    assert np.abs(gradient).max() < 1e-6
+
+
+def test_full_batch_gradient_descent_takes_one_step_per_epoch(data):
+    features, labels = data
+    params = init_params(2)
+    history = train_scratch(params, ArrayLoader(features, labels, 1000), features, labels, 0.03, 2)
+    losses = [e['loss'] for e in history]
+    assert losses[1] < losses[0] and losses[1] > 1.0  # GD with lr 0.03 moves slowly
+
+
+def test_squared_loss_gradient_matches_finite_differences():
+    X = nd.random.normal(shape=(5, 3), dtype='float64')
+    y = nd.random.normal(shape=(5,), dtype='float64')
+    w = nd.random.normal(shape=(3, 1), dtype='float64')
+    b = nd.random.normal(shape=(1,), dtype='float64')
+    f = lambda: squared_loss(linreg(X, w, b), y)  # noqa: E731
+    for param in (w, b):
+        assert_close(autograd_gradient(f, param), numeric_gradient(f, param), rtol=1e-6, atol=1e-8)
+    # and both equal the analytic gradient X^T (Xw + b - y)
+    residual = X.asnumpy() @ w.asnumpy() + b.asnumpy() - y.asnumpy()[:, None]
+    assert_close(autograd_gradient(f, w), X.asnumpy().T @ residual, rtol=1e-10, atol=1e-12)
