@@ -13,6 +13,7 @@ import time
 
 import mxnet as mx
 import numpy as np
+from mxnet import nd
 
 from . import seed
 from .errors import D2LError
@@ -229,9 +230,109 @@ def run_linreg(args):
     return 0
 
 
+# ---- classification chapters (softmax, mlp)
+
+def _add_classifier(sub, name, help, description, lr, run, num_epochs=5, batch_size=256):
+    p = sub.add_parser(name, help=help, description=description)
+    _add_common(p)
+    p.add_argument('--num-epochs', type=positive_int, default=num_epochs)
+    p.add_argument('--lr', type=positive_float, default=lr)
+    p.add_argument('--batch-size', type=positive_int, default=batch_size)
+    p.add_argument('--data-dir', help='folder with the four Fashion-MNIST idx files (.gz or not); '
+                                      'default: search $D2L_GLUON_DATA, the gluon cache, '
+                                      '/usr/share/datasets/fashion-mnist, then download')
+    p.add_argument('--loader', choices=('fast', 'book'), default='fast',
+                   help='fast: the data set in memory as one NDArray (default); '
+                        'book: Dataset + ToTensor + gluon DataLoader, as the book teaches')
+    p.add_argument('--num-workers', type=nonnegative_int, default=0,
+                   help='worker processes of the book loader (default 0)')
+    p.set_defaults(run=run)
+    return p
+
+
+def run_classifier(args, chapter, model, plot_model=None):
+    """Train the scratch and/or Gluon version of a Fashion-MNIST classifier and report.
+
+    model has init_params(ctx), scratch_net(params) and gluon_net(ctx);
+    plot_model(run, trained) may add the chapter's own figures.
+    """
+    from mxnet import gluon
+
+    from . import plot
+    from .data import get_fashion_mnist_labels, load_fashion_mnist, read_fashion_mnist
+    from .softmax_regression import cross_entropy, softmax
+    from .train import sgd, train_classifier
+    ctx = _single_ctx(args)
+    run = RunFolder(chapter, args)
+    train_iter, test_iter = load_fashion_mnist(args.batch_size, args.data_dir, args.loader,
+                                               args.num_workers, ctx)
+    trained = {}
+    for impl in _impls(args):
+        seed(args.seed + 1)  # both versions see the same batch order
+        if impl == 'scratch':
+            params = model.init_params(ctx=ctx)
+            net = model.scratch_net(params)
+            loss, updater = cross_entropy, lambda n, params=params: sgd(params, args.lr, n)
+        else:
+            net = model.gluon_net(ctx=ctx)
+            net.hybridize(static_alloc=True, static_shape=True)
+            loss = gluon.loss.SoftmaxCrossEntropyLoss()
+            updater = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': args.lr}).step
+        train_classifier(net, train_iter, test_iter, loss, updater, args.num_epochs,
+                         on_epoch=run.start(impl))
+        trained[impl] = (net, params if impl == 'scratch' else net)
+    runs = run.metrics['runs']
+    print(format_table(['loss', 'train acc', 'test acc', 'seconds'], [
+        (impl, [r['epochs'][-1]['loss'], r['epochs'][-1]['train_acc'], r['epochs'][-1]['test_acc'],
+                sum(e['seconds'] for e in r['epochs'])]) for impl, r in runs.items()]))
+    if len(trained) == 2:
+        diff = abs(runs['scratch']['epochs'][-1]['test_acc'] - runs['gluon']['epochs'][-1]['test_acc'])
+        run.metrics['max_abs_diff'] = diff
+        print('|scratch - gluon| test accuracy difference: %.4f' % diff)
+    epochs = {impl: [e['epoch'] for e in r['epochs']] for impl, r in runs.items()}
+    plot.curves([
+        ('loss', {impl: (epochs[impl], [e['loss'] for e in r['epochs']]) for impl, r in runs.items()}),
+        ('accuracy', {'%s %s' % (impl, key.replace('_acc', '')): (epochs[impl], [e[key] for e in r['epochs']])
+                      for impl, r in runs.items() for key in ('train_acc', 'test_acc')})],
+        run.path('curves.png'))
+    test_images, test_labels = read_fashion_mnist(args.data_dir)[2:]
+    X = nd.array(test_images[:20, None].astype(np.float32) / 255, ctx=ctx)
+    titles = get_fashion_mnist_labels(test_labels[:20])
+    for impl, (net, _) in trained.items():
+        predicted = get_fashion_mnist_labels(softmax(net(X)).argmax(axis=1).asnumpy())
+        titles = ['%s\n%s: %s' % (t, impl[0].upper(), p) for t, p in zip(titles, predicted)]
+    plot.image_grid(test_images[:20], titles, run.path('predictions.png'))
+    if plot_model is not None:
+        plot_model(run, trained)
+    run.write()
+    print('results in %s' % run.out)
+    return 0
+
+
+def _add_softmax(sub):
+    _add_classifier(sub, 'softmax', 'softmax regression on Fashion-MNIST',
+                    'Softmax regression on Fashion-MNIST: scratch and Gluon.', lr=0.1,
+                    run=run_softmax)
+
+
+def run_softmax(args):
+    from . import plot, softmax_regression
+    from .data import TEXT_LABELS
+
+    def plot_weights(run, trained):
+        images, titles = [], []
+        for impl, (_, params) in trained.items():
+            W = params[0].asnumpy() if impl == 'scratch' else params[0].weight.data().asnumpy().T
+            images += list(W.T.reshape(-1, 28, 28))
+            titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]
+        plot.image_grid(images, titles, run.path('weights.png'), cmap='RdBu_r', symmetric=True)
+
+    return run_classifier(args, 'softmax', softmax_regression, plot_weights)
+
+
 # ---- all
 
-CHAPTERS = ('linreg',)
+CHAPTERS = ('linreg', 'softmax')
 
 
 def _add_all(sub):
@@ -261,6 +362,7 @@ def build_parser():
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
     sub.required = True
     _add_linreg(sub)
+    _add_softmax(sub)
     _add_all(sub)
     return parser
 

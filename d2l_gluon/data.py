@@ -1,11 +1,18 @@
-"""Data: synthetic regression data and minibatch iterators.
+"""Data: synthetic regression data, minibatch iterators and Fashion-MNIST.
 
 Every shuffle here draws from numpy's global generator, exactly as gluon's
 DataLoader(shuffle=True) does, so ``d2l_gluon.seed(n)`` fixes the batch
 order and an in-memory iterator yields the same batches as a DataLoader.
 """
+import gzip
+import os
+import struct
+import zlib
+
+import mxnet as mx
 import numpy as np
 from mxnet import nd
+from mxnet.gluon import data as gdata
 
 from .errors import D2LError
 
@@ -52,3 +59,200 @@ class ArrayLoader:
             return data_iter(self.batch_size, self.features, self.labels)
         return ((self.features[i: i + self.batch_size], self.labels[i: i + self.batch_size])
                 for i in range(0, len(self.features), self.batch_size))
+
+
+# ---- Fashion-MNIST
+
+# file stem -> sha1 of the .gz file that gluon.data.vision.FashionMNIST downloads
+FASHION_MNIST_FILES = {
+    'train-images-idx3-ubyte': '0cf37b0d40ed5169c6b3aba31069a9770ac9043d',
+    'train-labels-idx1-ubyte': '236021d52f1e40852b06a4c3008d8de8aef1e40b',
+    't10k-images-idx3-ubyte': '626ed6a7c06dd17c0eec72fa3be1740f146a2863',
+    't10k-labels-idx1-ubyte': '17f9ab60e7257a1620f4ad76bbbaf857c3920701',
+}
+DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
+TEXT_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat',
+               'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
+FASHION_MNIST_FIX = ('install it with "apt-get install dataset-fashion-mnist" (Debian), '
+                     'or put the four idx files in a folder and pass --data-dir FOLDER')
+
+# idx type codes (http://yann.lecun.com/exdb/mnist/): code -> big-endian numpy dtype
+_IDX_DTYPES = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
+
+
+def get_fashion_mnist_labels(labels):
+    """Return the text label of each integer label."""
+    return [TEXT_LABELS[int(i)] for i in labels]
+
+
+def read_idx(path):
+    """Read an idx file (gzip-compressed or not) into a numpy array with the header's shape.
+
+    Checks the magic number, the type code, and that the data length equals
+    the product of the dimensions; any mismatch raises D2LError naming the file.
+    """
+    opener = gzip.open if path.endswith('.gz') else open
+    try:
+        with opener(path, 'rb') as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise D2LError('cannot read %s: %s; the file is damaged: delete it and fetch it again'
+                       % (path, e)) from None
+    if len(raw) < 4 or raw[:2] != b'\0\0' or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise D2LError('%s is not an idx file (bad magic number %s); fetch the original file again'
+                       % (path, raw[:4].hex()))
+    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise D2LError('%s is truncated inside its header; fetch the original file again' % path)
+    dims = struct.unpack('>%dI' % ndim, raw[4:header])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise D2LError('%s holds %d bytes of data but its header %s needs %d; the file is '
+                       'truncated or corrupt: fetch the original file again'
+                       % (path, len(raw) - header, 'x'.join(map(str, dims)), expected))
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder('='))
+
+
+def fashion_mnist_places(root=None):
+    """Return the folders searched for Fashion-MNIST, in order.
+
+    An explicit root (--data-dir) is the only place searched; otherwise
+    $D2L_GLUON_DATA, the gluon cache ($MXNET_HOME/datasets/fashion-mnist) and
+    Debian's dataset-fashion-mnist package.
+    """
+    if root is not None:
+        return [root]
+    places = [os.environ.get('D2L_GLUON_DATA'), gluon_cache_dir(), DEBIAN_FASHION_MNIST]
+    return [p for p in places if p]
+
+
+def gluon_cache_dir():
+    """Return the folder gluon.data.vision.FashionMNIST downloads into."""
+    return os.path.join(mx.base.data_dir(), 'datasets', 'fashion-mnist')
+
+
+def _idx_files(folder):
+    """Return {stem: path} when folder holds all four files (.gz or uncompressed), else None."""
+    found = {}
+    for stem in FASHION_MNIST_FILES:
+        for name in (stem, stem + '.gz'):
+            if os.path.isfile(os.path.join(folder, name)):
+                found[stem] = os.path.join(folder, name)
+                break
+        else:
+            return None
+    return found
+
+
+def find_fashion_mnist(root=None, download=True):
+    """Return {stem: path} of the four Fashion-MNIST files, downloading them if allowed and needed."""
+    places = fashion_mnist_places(root)
+    for folder in places:
+        files = _idx_files(folder)
+        if files:
+            return files
+    if root is not None:
+        raise D2LError('no Fashion-MNIST idx files in --data-dir %s; %s'
+                       % (root, FASHION_MNIST_FIX.split(', or ')[1]))
+    if not download:
+        raise D2LError('Fashion-MNIST not found in %s; %s' % (', '.join(places), FASHION_MNIST_FIX))
+    return download_fashion_mnist(gluon_cache_dir(), places)
+
+
+def download_fashion_mnist(folder, searched=()):
+    """Download the four .gz files into folder, checking gluon's sha1 hashes; return {stem: path}."""
+    from mxnet.gluon.utils import _get_repo_file_url, download
+    files = {}
+    try:
+        for stem, sha1 in FASHION_MNIST_FILES.items():
+            url = _get_repo_file_url('gluon/dataset/fashion-mnist', stem + '.gz')
+            files[stem] = download(url, path=folder, sha1_hash=sha1)
+    except Exception as e:  # requests' errors, URLError, OSError, gluon's hash mismatch
+        raise D2LError('Fashion-MNIST not found in %s and the download failed (%s); %s'
+                       % (', '.join(searched) or folder, str(e).splitlines()[0][:200],
+                          FASHION_MNIST_FIX)) from None
+    return files
+
+
+_FASHION_MNIST_CACHE = {}
+
+
+def read_fashion_mnist(root=None, download=True):
+    """Return (train_images, train_labels, test_images, test_labels) as numpy arrays.
+
+    Images are uint8 of shape (N, 28, 28), labels int32 of shape (N,): 60000
+    training and 10000 test examples.  The arrays are cached per file set.
+    """
+    files = find_fashion_mnist(root, download)
+    key = tuple(sorted(files.values()))
+    if key not in _FASHION_MNIST_CACHE:
+        arrays = []
+        for split in ('train', 't10k'):
+            images = read_idx(files[split + '-images-idx3-ubyte'])
+            labels = read_idx(files[split + '-labels-idx1-ubyte'])
+            _check_pair(files[split + '-images-idx3-ubyte'], images,
+                        files[split + '-labels-idx1-ubyte'], labels)
+            arrays += [images, labels.astype(np.int32)]
+        _FASHION_MNIST_CACHE[key] = tuple(arrays)
+    return _FASHION_MNIST_CACHE[key]
+
+
+def _check_pair(image_path, images, label_path, labels):
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise D2LError('%s holds %s %s, not 28x28 uint8 images; fetch the original file again'
+                       % (image_path, images.dtype, 'x'.join(map(str, images.shape))))
+    if labels.ndim != 1 or labels.dtype != np.uint8 or (labels.size and labels.max() > 9):
+        raise D2LError('%s does not hold labels 0-9; fetch the original file again' % label_path)
+    if len(images) != len(labels):
+        raise D2LError('%s has %d images but %s has %d labels; the files do not belong together: '
+                       'fetch the original files again'
+                       % (image_path, len(images), label_path, len(labels)))
+
+
+class DeviceLoader:
+    """Wrap a re-iterable of (X, y) batches so that each batch arrives on ctx."""
+
+    def __init__(self, loader, ctx):
+        self.loader, self.ctx = loader, ctx
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        for X, y in self.loader:
+            yield X.as_in_context(self.ctx), y.as_in_context(self.ctx)
+
+
+def load_fashion_mnist(batch_size, root=None, loader='fast', num_workers=0, ctx=None,
+                       download=True):
+    """Return (train_iter, test_iter) over Fashion-MNIST.
+
+    Batches are X float32 in [0, 1] of shape (batch, 1, 28, 28) and y int32.
+    ``loader='book'`` is the book's pipeline: a Dataset of uint8 images,
+    transform_first(ToTensor()), gluon DataLoader (num_workers processes).
+    ``loader='fast'`` holds each set as one NDArray on ctx and batches by
+    shuffled index.  For the same seed both yield the same batches.
+    """
+    from mxnet.gluon.data.vision import transforms
+    if batch_size < 1:
+        raise D2LError('batch_size must be a positive integer, got %r' % (batch_size,))
+    ctx = ctx or mx.cpu()
+    train_images, train_labels, test_images, test_labels = read_fashion_mnist(root, download)
+    if loader == 'book':
+        iters = []
+        for images, labels, shuffle in ((train_images, train_labels, True),
+                                        (test_images, test_labels, False)):
+            dataset = gdata.ArrayDataset(nd.array(images[..., None], dtype=np.uint8), labels)
+            iters.append(DeviceLoader(gdata.DataLoader(
+                dataset.transform_first(transforms.ToTensor()), batch_size, shuffle=shuffle,
+                num_workers=num_workers), ctx))
+        return tuple(iters)
+    if loader != 'fast':
+        raise D2LError("loader must be 'book' or 'fast', got %r" % (loader,))
+    iters = []
+    for images, labels, shuffle in ((train_images, train_labels, True),
+                                    (test_images, test_labels, False)):
+        X = nd.array(images[:, None].astype(np.float32) / np.float32(255), ctx=ctx)
+        iters.append(ArrayLoader(X, nd.array(labels, ctx=ctx, dtype=np.int32), batch_size, shuffle))
+    return tuple(iters)

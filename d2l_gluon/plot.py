@@ -31,3 +31,17 @@ def curves(panels, path, xlabel='epoch'):
         ax.grid(alpha=0.3)
         ax.legend()
     save(fig, path)
+
+
+def image_grid(images, titles, path, ncols=10, cmap='gray', symmetric=False):
+    """Save a grid of 2-D images (N, H, W) with a title under each (the book's show_fashion_mnist)."""
+    n = len(images)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.9 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis('off')
+    for ax, image, title in zip(axes.ravel(), images, titles):
+        limit = abs(image).max() if symmetric else None
+        ax.imshow(image, cmap=cmap, vmin=-limit if symmetric else None, vmax=limit)
+        ax.set_title(title, fontsize=8)
+    save(fig, path)

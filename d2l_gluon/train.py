@@ -110,3 +110,11 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
         if on_epoch is not None:
             on_epoch(record)
     return history
+
+
+def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, on_epoch=None,
+                     history=()):
+    """Train a classifier (the book's train_ch3); each record adds train_acc and test_acc."""
+    return train(net, train_iter, loss, updater, num_epochs,
+                 evaluate=lambda: {'test_acc': evaluate_accuracy(net, test_iter)},
+                 with_accuracy=True, on_epoch=on_epoch, history=history)
