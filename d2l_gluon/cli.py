@@ -8,6 +8,7 @@ Ctrl-C.
 """
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -61,17 +62,14 @@ def float_list(text):
 def context_list(text):
     """Parse 'cpu', 'cpu(0)', 'gpu(1)' or a comma-separated list of them into mx.Context objects."""
     contexts = []
-    for part in text.replace(' ', '').split('),'):
-        part = part if part.endswith(')') or '(' not in part else part + ')'
-        name, _, rest = part.partition('(')
-        try:
-            index = int(rest.rstrip(')') or 0)
-        except ValueError:
-            index = -1
-        if name not in ('cpu', 'gpu') or index < 0:
+    for part in re.findall(r'[^,()]+(?:\([^)]*\))?', text.replace(' ', '')):
+        match = re.fullmatch(r'(cpu|gpu)(?:\((\d+)\))?', part)
+        if not match:
             raise argparse.ArgumentTypeError(
                 '%r is not a device: use cpu, cpu(0), gpu(0) or a comma-separated list' % text)
-        contexts.append(mx.Context(name, index))
+        contexts.append(mx.Context(match.group(1), int(match.group(2) or 0)))
+    if not contexts:
+        raise argparse.ArgumentTypeError('%r names no device' % text)
     return contexts
 
 
@@ -120,14 +118,22 @@ class RunFolder:
     def path(self, name):
         return os.path.join(self.out, name)
 
-    def start(self, impl):
-        """Return the on_epoch callback of train() for impl: print and record the epoch."""
+    def start(self, impl, every=1, num_epochs=None):
+        """Return the on_epoch callback of train() for impl: record every epoch and print it.
+
+        With every > 1 only epoch 1, the multiples of every and the last
+        (num_epochs) are printed, and metrics.json is rewritten only then:
+        rewriting the whole growing file after each of 1000 short epochs
+        would take longer than the training.  Every epoch is recorded.
+        """
         run = self.metrics['runs'].setdefault(impl, {'epochs': []})
 
         def on_epoch(record):
             run['epochs'].append(record)
-            print('%-7s %s' % (impl, format_epoch(record)), flush=True)
-            self.write()
+            epoch = record['epoch']
+            if every == 1 or epoch == 1 or epoch % every == 0 or epoch == num_epochs:
+                print('%-7s %s' % (impl, format_epoch(record)), flush=True)
+                self.write()
         return on_epoch
 
     def set(self, impl, key, value):
@@ -263,9 +269,10 @@ def run_classifier(args, chapter, model, plot_model=None):
     from .softmax_regression import cross_entropy, softmax
     from .train import sgd, train_classifier
     ctx = _single_ctx(args)
-    run = RunFolder(chapter, args)
+    # load the data first: a missing data set must not leave an empty run folder behind
     train_iter, test_iter = load_fashion_mnist(args.batch_size, args.data_dir, args.loader,
                                                args.num_workers, ctx)
+    run = RunFolder(chapter, args)
     trained = {}
     for impl in _impls(args):
         seed(args.seed + 1)  # both versions see the same batch order
@@ -330,9 +337,225 @@ def run_softmax(args):
     return run_classifier(args, 'softmax', softmax_regression, plot_weights)
 
 
+def _add_mlp(sub):
+    p = _add_classifier(sub, 'mlp', 'the multilayer perceptron on Fashion-MNIST',
+                        'Multilayer perceptron on Fashion-MNIST: scratch and Gluon.', lr=0.5,
+                        run=run_mlp)
+    p.add_argument('--num-hiddens', type=positive_int, default=256)
+    p.add_argument('--activation', choices=('relu', 'sigmoid', 'tanh'), default='relu')
+
+
+def run_mlp(args):
+    import functools
+    import types
+
+    from . import mlp, plot
+    model = types.SimpleNamespace(
+        init_params=functools.partial(mlp.init_params, num_hiddens=args.num_hiddens),
+        scratch_net=functools.partial(mlp.scratch_net, activation=args.activation),
+        gluon_net=functools.partial(mlp.gluon_net, num_hiddens=args.num_hiddens,
+                                    activation=args.activation))
+
+    def plot_activations(run, trained):
+        x = np.linspace(-8, 8, 321)
+        plot.activations({name: _value_and_gradient(f, x) for name, f in mlp.ACTIVATIONS.items()},
+                         run.path('activations.png'))
+
+    return run_classifier(args, 'mlp', model, plot_activations)
+
+
+def _value_and_gradient(f, x):
+    """Return (x, f(x), f'(x)) with the derivative from autograd."""
+    from mxnet import autograd
+    X = nd.array(x, dtype='float64')
+    X.attach_grad()
+    with autograd.record():
+        y = f(X)
+    y.backward()
+    return x, y.asnumpy(), X.grad.asnumpy()
+
+
+# ---- data
+
+def _add_data(sub):
+    p = sub.add_parser('data', help='find or download Fashion-MNIST and check it',
+                       description='Find the Fashion-MNIST idx files (downloading them into the '
+                                   'gluon cache if needed), read and check all four.')
+    p.add_argument('--data-dir', help='folder with the four idx files')
+    p.add_argument('--no-download', action='store_true', help='only search, never download')
+    p.set_defaults(run=run_data)
+
+
+def run_data(args):
+    from .data import find_fashion_mnist, read_fashion_mnist
+    files = find_fashion_mnist(args.data_dir, download=not args.no_download)
+    train_images, _, test_images, _ = read_fashion_mnist(args.data_dir, download=False)
+    print('Fashion-MNIST: %d training and %d test images in %s'
+          % (len(train_images), len(test_images), os.path.dirname(next(iter(files.values())))))
+    return 0
+
+
+# ---- logreg
+
+# per --data defaults; the hours set follows the lecture (summed loss, lr 0.01, 1000 epochs, the
+# whole set as one batch); the blobs defaults bring SGD within about 0.02 of Newton's parameters
+LOGREG_DEFAULTS = {
+    'hours': {'num_epochs': 1000, 'lr': 0.01, 'batch_size': 3, 'loss': 'sum', 'print_every': 100},
+    'blobs': {'num_epochs': 30, 'lr': 0.5, 'batch_size': 50, 'loss': 'mean', 'print_every': 1},
+}
+BLOBS_ONLY = ('num_examples', 'num_test', 'mean0', 'mean1', 'std')
+PASS_HOURS = 4.0  # the lecture's question: the probability of passing after 4 hours
+
+
+def _add_logreg(sub):
+    p = sub.add_parser('logreg', help='logistic regression on the hours-studied set or two Gaussian blobs',
+                       description="Logistic regression: scratch, Gluon and Newton's method. "
+                                   'Defaults depend on --data: hours follows the lecture '
+                                   '(summed loss, lr 0.01, 1000 epochs, full batch); blobs uses '
+                                   'the mean loss, lr 0.5, batch 50, 30 epochs.')
+    _add_common(p)
+    p.add_argument('--data', choices=('hours', 'blobs'), default='hours',
+                   help="hours: the lecture's x = 1, 2, 3 hours, passed = 0, 0, 1 (default); "
+                        'blobs: two overlapping Gaussian classes in 2-D with a test set')
+    p.add_argument('--num-epochs', type=positive_int, help='default 1000 (hours), 30 (blobs)')
+    p.add_argument('--lr', type=positive_float, help='default 0.01 (hours), 0.5 (blobs)')
+    p.add_argument('--batch-size', type=positive_int, help='default 3 (hours: all of it), 50 (blobs)')
+    p.add_argument('--loss', choices=('sum', 'mean'),
+                   help="step on the batch's summed loss (the lecture's BCELoss(size_average=False); "
+                        'default for hours) or its mean (default for blobs)')
+    p.add_argument('--print-every', type=positive_int,
+                   help='print every N-th epoch, the first and the last (default 100 hours, 1 blobs)')
+    p.add_argument('--num-examples', type=positive_int, help='blobs: training examples (default 1000)')
+    p.add_argument('--num-test', type=positive_int, help='blobs: test examples (default 1000)')
+    p.add_argument('--mean0', type=float_list, help='blobs: mean of class 0 (default -1,-1)')
+    p.add_argument('--mean1', type=float_list, help='blobs: mean of class 1 (default 1,1)')
+    p.add_argument('--std', type=positive_float, help='blobs: standard deviation of each class (default 1)')
+    p.set_defaults(run=run_logreg)
+    return p
+
+
+def _logreg_settings(args):
+    """Fill the per --data defaults into args; raise D2LError for options that do not apply."""
+    if args.data == 'hours':
+        given = ['--' + name.replace('_', '-') for name in BLOBS_ONLY if getattr(args, name) is not None]
+        if given:
+            raise D2LError('%s %s only for --data blobs; drop %s or add --data blobs'
+                           % (', '.join(given), 'is' if len(given) == 1 else 'are',
+                              'it' if len(given) == 1 else 'them'))
+    else:
+        for name, value in (('num_examples', 1000), ('num_test', 1000), ('mean0', [-1.0, -1.0]),
+                            ('mean1', [1.0, 1.0]), ('std', 1.0)):
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+        for name in ('mean0', 'mean1'):
+            if len(getattr(args, name)) != 2:
+                raise D2LError('--%s has %d values; the blobs are 2-D: give two, e.g. 1,1'
+                               % (name, len(getattr(args, name))))
+    for name, value in LOGREG_DEFAULTS[args.data].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
+def run_logreg(args):
+    from . import plot
+    from .data import ArrayLoader
+    from .logistic_regression import (gaussian_blobs, gluon_net, gluon_params, hours_data,
+                                      init_params, logreg, newton, sigmoid, train_gluon,
+                                      train_scratch)
+    _logreg_settings(args)
+    ctx = _single_ctx(args)
+    run = RunFolder('logreg', args)
+    seed(args.seed)
+    if args.data == 'hours':
+        features, labels = hours_data(ctx)
+        test_set = None
+    else:
+        (features, labels), test_set = gaussian_blobs(args.num_examples, args.num_test, args.mean0,
+                                                      args.mean1, args.std, ctx)
+    num_inputs = features.shape[1]
+    fitted, predict = {}, {}
+    for impl in _impls(args):
+        seed(args.seed + 1)  # each implementation starts from the same random state
+        loader = ArrayLoader(features, labels, args.batch_size)
+        on_epoch = run.start(impl, every=args.print_every, num_epochs=args.num_epochs)
+        if impl == 'scratch':
+            params = init_params(num_inputs, ctx)
+            train_scratch(params, loader, features, labels, args.lr, args.num_epochs, test_set,
+                          args.loss == 'sum', on_epoch)
+            w, b = (p.asnumpy() for p in params)
+            predict[impl] = lambda X, w=params[0], b=params[1]: sigmoid(logreg(X, w, b))
+        else:
+            net = gluon_net(num_inputs, ctx)
+            train_gluon(net, loader, features, labels, args.lr, args.num_epochs, test_set,
+                        args.loss == 'sum', on_epoch)
+            w, b = gluon_params(net)
+            predict[impl] = lambda X, net=net: nd.sigmoid(net(X))
+        fitted[impl] = np.concatenate([w.ravel(), b.ravel()]).astype(np.float64)
+        run.set(impl, 'params', {'w': w.ravel().tolist(), 'b': b.ravel().tolist()})
+    w, b, iterations, converged = newton(features, labels)
+    reference = np.concatenate([w.ravel(), b])
+    run.metrics['reference'] = {'method': "Newton's method (IRLS), float64", 'w': w.ravel().tolist(),
+                                'b': b.tolist(), 'iterations': iterations, 'converged': converged}
+    header = ['w[%d]' % i for i in range(num_inputs)] + ['b']
+    rows = [(impl, fitted[impl]) for impl in fitted]
+    if converged:
+        rows.append(('newton', reference))
+        for key, data in (('train_acc', (features, labels)), ('test_acc', test_set)):
+            if data is not None:
+                z = data[0].asnumpy().astype(np.float64) @ w + b
+                correct = (z.ravel() > 0) == (data[1].asnumpy().ravel() > 0.5)
+                run.metrics['reference'][key] = float(correct.mean())
+    print(format_table(header, rows))
+    if not converged:
+        print("Newton's method did not converge in %d iterations: the data look separable, so the "
+              'likelihood has no finite maximum and the weights grow without bound' % iterations)
+    else:
+        print("Newton's method converged in %d iterations; %s" % (iterations, ', '.join(
+            '%s %.3f' % (key.replace('_', ' '), run.metrics['reference'][key])
+            for key in ('train_acc', 'test_acc') if key in run.metrics['reference'])))
+        for impl in fitted:
+            diff = float(np.abs(fitted[impl] - reference).max())
+            run.set(impl, 'max_abs_diff_newton', diff)
+            print('largest |%s - newton| difference: %.3g' % (impl, diff))
+    if len(fitted) == 2:
+        diff = float(np.abs(fitted['scratch'] - fitted['gluon']).max())
+        run.metrics['max_abs_diff'] = diff
+        print('largest |scratch - gluon| difference: %.3g' % diff)
+    X, y = features.asnumpy(), labels.asnumpy().ravel()
+    runs = run.metrics['runs']
+    epochs = {impl: [e['epoch'] for e in r['epochs']] for impl, r in runs.items()}
+    accuracy = {'%s train' % impl: (epochs[impl], [e['train_acc'] for e in r['epochs']])
+                for impl, r in runs.items()}
+    if args.data == 'hours':
+        hours = np.linspace(0, 10, 201, dtype=np.float32)
+        grid = nd.array(hours.reshape(-1, 1), ctx=ctx)
+        plot.probability_curves(hours, {impl: p(grid).asnumpy().ravel() for impl, p in predict.items()},
+                                (X.ravel(), y), run.path('probability.png'))
+        for impl, p in predict.items():
+            probability = float(p(nd.array([[PASS_HOURS]], ctx=ctx)).asscalar())
+            boundary = float(-fitted[impl][1] / fitted[impl][0])
+            run.set(impl, 'p_pass_%g_hours' % PASS_HOURS, probability)
+            run.set(impl, 'boundary', boundary)
+            print('%-7s P(pass | %g hours) = %.4f, P = 0.5 at %.4f hours'
+                  % (impl, PASS_HOURS, probability, boundary))
+    else:
+        boundaries = {impl: (fitted[impl][:-1], fitted[impl][-1]) for impl in fitted}
+        if converged:
+            boundaries['newton'] = (reference[:-1], reference[-1])
+        plot.decision_boundaries(X, y, boundaries, run.path('boundaries.png'))
+        accuracy.update({'%s test' % impl: (epochs[impl], [e['test_acc'] for e in r['epochs']])
+                         for impl, r in runs.items()})
+    plot.curves([('loss on the training set', {impl: (epochs[impl], [e['loss'] for e in r['epochs']])
+                                               for impl, r in runs.items()}),
+                 ('accuracy', accuracy)], run.path('loss.png'))
+    run.write()
+    print('results in %s' % run.out)
+    return 0
+
+
 # ---- all
 
-CHAPTERS = ('linreg', 'softmax')
+CHAPTERS = ('linreg', 'softmax', 'mlp', 'logreg')
 
 
 def _add_all(sub):
@@ -363,6 +586,9 @@ def build_parser():
     sub.required = True
     _add_linreg(sub)
     _add_softmax(sub)
+    _add_mlp(sub)
+    _add_data(sub)
+    _add_logreg(sub)
     _add_all(sub)
     return parser
 

@@ -165,12 +165,14 @@ def download_fashion_mnist(folder, searched=()):
     from mxnet.gluon.utils import _get_repo_file_url, download
     files = {}
     try:
+        # gluon's download treats a path that is not an existing folder as the file name
+        os.makedirs(folder, exist_ok=True)
         for stem, sha1 in FASHION_MNIST_FILES.items():
             url = _get_repo_file_url('gluon/dataset/fashion-mnist', stem + '.gz')
-            files[stem] = download(url, path=folder, sha1_hash=sha1)
+            files[stem] = download(url, path=folder, sha1_hash=sha1, retries=2)
     except Exception as e:  # requests' errors, URLError, OSError, gluon's hash mismatch
         raise D2LError('Fashion-MNIST not found in %s and the download failed (%s); %s'
-                       % (', '.join(searched) or folder, str(e).splitlines()[0][:200],
+                       % (', '.join(searched) or folder, str(e).splitlines()[0][:120],
                           FASHION_MNIST_FIX)) from None
     return files
 

@@ -32,9 +32,21 @@ def cross_entropy(O, y):
     return -nd.pick(log_softmax(O), y, axis=1)
 
 
+def matmul(X, W):
+    """Return the matrix product X W, shape (X.shape[0], W.shape[1]): the same numbers as nd.dot(X, W).
+
+    nd.dot runs on the OpenBLAS bundled with the mxnet 1.9.1 wheel;
+    FullyConnected without bias computes the same product with oneDNN, about
+    twice as fast on CPU, and cuBLAS on GPU.  It stores weights as
+    (out, in), so we hand it W.T; autograd carries the gradient back through
+    the transpose.
+    """
+    return nd.FullyConnected(X, W.T, no_bias=True, num_hidden=W.shape[1])
+
+
 def softmax_regression(X, W, b):
     """Return the logits X W + b, shape (batch_size, num_outputs); X is flattened to 784 columns."""
-    return nd.dot(X.reshape((-1, W.shape[0])), W) + b
+    return matmul(X.reshape((-1, W.shape[0])), W) + b
 
 
 def init_params(num_inputs=NUM_INPUTS, num_outputs=NUM_OUTPUTS, ctx=None):

@@ -34,3 +34,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     .venv/bin/python -m pip install --quiet -e '.[test]'
     echo "$wanted" > "$stamp"
 fi
+
+# Fashion-MNIST: use a copy already on this machine, else Debian's package
+# (when we are root and have apt-get), else download into the gluon cache.
+if ! .venv/bin/d2l-gluon data --no-download >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing Debian's dataset-fashion-mnist"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+            || echo "setup: apt-get could not install dataset-fashion-mnist; downloading instead" >&2
+    fi
+    .venv/bin/d2l-gluon data
+fi

@@ -1,0 +1,70 @@
+"""The multilayer perceptron: 784 -> num_hiddens (activation) -> 10 on Fashion-MNIST.
+
+Activation functions first, then the scratch MLP, then "# ---- concise
+(Gluon)".  The loss is softmax_regression.cross_entropy (log-softmax form).
+"""
+from mxnet import init, nd
+from mxnet.gluon import nn
+
+from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, matmul
+
+
+def relu(X):
+    """Return max(X, 0) elementwise."""
+    return nd.maximum(X, 0)
+
+
+def sigmoid(X):
+    """Return 1 / (1 + exp(-X)) elementwise, exact and finite for any |X|."""
+    # exp(-|X|) <= 1 never overflows; for X < 0 use the equal form exp(X) / (1 + exp(X))
+    e = (-X.abs()).exp()
+    return nd.where(X >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh(X):
+    """Return (1 - exp(-2X)) / (1 + exp(-2X)) elementwise, finite for any |X|."""
+    # the same trick as sigmoid: exp(-2|X|) <= 1, and tanh is odd
+    e = (-2 * X.abs()).exp()
+    return X.sign() * (1 - e) / (1 + e)
+
+
+ACTIVATIONS = {'relu': relu, 'sigmoid': sigmoid, 'tanh': tanh}
+
+
+def mlp(X, params, activation=relu):
+    """Return the logits H W2 + b2 with H = activation(X W1 + b1), shape (batch_size, num_outputs)."""
+    W1, b1, W2, b2 = params
+    H = activation(matmul(X.reshape((-1, W1.shape[0])), W1) + b1)
+    return matmul(H, W2) + b2
+
+
+def init_params(num_inputs=NUM_INPUTS, num_hiddens=256, num_outputs=NUM_OUTPUTS, ctx=None):
+    """Return [W1, b1, W2, b2], weights ~ N(0, 0.01²), biases 0, with gradients attached."""
+    W1 = nd.random.normal(scale=0.01, shape=(num_inputs, num_hiddens), ctx=ctx)
+    b1 = nd.zeros(num_hiddens, ctx=ctx)
+    W2 = nd.random.normal(scale=0.01, shape=(num_hiddens, num_outputs), ctx=ctx)
+    b2 = nd.zeros(num_outputs, ctx=ctx)
+    params = [W1, b1, W2, b2]
+    for param in params:
+        param.attach_grad()
+    return params
+
+
+def scratch_net(params, activation='relu'):
+    """Return net(X) = mlp(X, params, activation) for an activation name."""
+    return lambda X: mlp(X, params, ACTIVATIONS[activation])
+
+
+# ---- concise (Gluon)
+
+def gluon_net(num_inputs=NUM_INPUTS, num_hiddens=256, num_outputs=NUM_OUTPUTS, activation='relu',
+              ctx=None):
+    """Return HybridSequential(Dense(num_hiddens, activation), Dense(10)), weights ~ N(0, 0.01²).
+
+    HybridSequential is the hybridizable nn.Sequential: net.hybridize() compiles it.
+    """
+    net = nn.HybridSequential()
+    net.add(nn.Dense(num_hiddens, activation=activation, in_units=num_inputs),
+            nn.Dense(num_outputs, in_units=num_hiddens))
+    net.initialize(init.Normal(sigma=0.01), ctx=ctx)
+    return net

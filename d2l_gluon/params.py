@@ -1,0 +1,123 @@
+"""Parameters: copy scratch parameters into Gluon Dense layers, save, load and checkpoint them.
+
+A scratch model's parameters are a list [W1, b1, W2, b2, ...] with each W of
+shape (in, out); the Gluon twin is a Sequential of Dense layers whose
+weight is (out, in).  Every file is written atomically.
+"""
+import os
+
+import numpy as np
+from mxnet import nd
+from mxnet.base import MXNetError
+from mxnet.gluon import nn
+
+from .errors import D2LError
+from .files import atomic_write, write_json
+
+
+def dense_layers(net):
+    """Return the Dense layers of a Sequential net, in order."""
+    return [layer for layer in net if isinstance(layer, nn.Dense)]
+
+
+def copy_to_gluon(params, net):
+    """Set each Dense layer of net from a scratch pair (W (in, out), b)."""
+    layers = dense_layers(net)
+    if 2 * len(layers) != len(params):
+        raise ValueError('%d scratch parameters for %d Dense layers' % (len(params), len(layers)))
+    for layer, W, b in zip(layers, params[0::2], params[1::2]):
+        layer.weight.set_data(W.T)  # Dense.weight is (units, in_units)
+        layer.bias.set_data(b)
+
+
+def gluon_as_scratch(net):
+    """Return the Dense layers' parameters in scratch layout [W1 (in, out), b1, ...] as NDArrays."""
+    params = []
+    for layer in dense_layers(net):
+        params += [layer.weight.data().T, layer.bias.data()]
+    return params
+
+
+def save_scratch(path, params):
+    """Save a list of scratch parameters with nd.save."""
+    atomic_write(path, lambda tmp: nd.save(tmp, list(params)))
+
+
+def load_scratch(path, params):
+    """Load values saved by save_scratch into params (same shapes), in place."""
+    try:
+        saved = nd.load(path)
+    except MXNetError:
+        raise D2LError('%s is not a parameter file saved by d2l-gluon (corrupt or of another '
+                       'kind); train the model again' % path) from None
+    shapes = [p.shape for p in params]
+    if not isinstance(saved, list) or [s.shape for s in saved] != shapes:
+        raise D2LError('%s holds parameters of shapes %s, not %s: it belongs to another model or '
+                       'chapter' % (path, [s.shape for s in saved] if isinstance(saved, list)
+                                    else sorted(saved), shapes))
+    for param, value in zip(params, saved):
+        param[:] = value.as_in_context(param.context)
+
+
+def save_gluon(path, net):
+    """Save a Gluon net's parameters with save_parameters."""
+    atomic_write(path, lambda tmp: net.save_parameters(tmp))
+
+
+def load_gluon(path, net, ctx=None):
+    """Load parameters saved by save_gluon into net."""
+    try:
+        net.load_parameters(path, ctx=ctx)
+    except (MXNetError, AssertionError, ValueError, KeyError):
+        raise D2LError('%s does not hold the parameters of this Gluon model (corrupt, or of another '
+                       'chapter or size); train the model again' % path) from None
+
+
+def export_gluon(prefix, net):
+    """Export a hybridized net as prefix-symbol.json and prefix-0000.params, each written atomically."""
+    folder, name = os.path.split(prefix)
+    tmp_prefix = os.path.join(folder, '.tmp-' + name)
+    net.export(tmp_prefix)
+    for suffix in ('-symbol.json', '-0000.params'):
+        os.replace(tmp_prefix + suffix, prefix + suffix)
+
+
+# ---- checkpoints
+
+def _checkpoint_paths(folder, impl, epoch=None):
+    state = os.path.join(folder, 'checkpoint-%s.json' % impl)
+    if epoch is None:
+        return state
+    return state, os.path.join(folder, 'checkpoint-%s-epoch%d.params' % (impl, epoch))
+
+
+def save_checkpoint(folder, impl, epoch, save):
+    """Save a checkpoint after epoch: save(path) writes the parameters, then a JSON names them.
+
+    The JSON, written last, marks the checkpoint complete, so a run killed
+    in between resumes from the previous epoch.  It also holds numpy's random
+    state, which fixes the batch order of the epochs to come.
+    """
+    state_path, params_path = _checkpoint_paths(folder, impl, epoch)
+    atomic_write(params_path, save)
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    write_json(state_path, {'epoch': epoch, 'params': os.path.basename(params_path),
+                            'numpy_random_state': [kind, keys.tolist(), pos, has_gauss, cached]})
+    for old in range(1, epoch):
+        old_path = _checkpoint_paths(folder, impl, old)[1]
+        if os.path.exists(old_path):
+            os.remove(old_path)
+
+
+def load_checkpoint(folder, impl, load):
+    """Restore the last checkpoint of impl: load(path) reads the parameters; return its epoch (0 if none)."""
+    import json
+    state_path = _checkpoint_paths(folder, impl)
+    if not os.path.exists(state_path):
+        return 0
+    with open(state_path) as f:
+        state = json.load(f)
+    load(os.path.join(folder, state['params']))
+    kind, keys, pos, has_gauss, cached = state['numpy_random_state']
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    return state['epoch']
