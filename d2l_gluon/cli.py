@@ -16,8 +16,9 @@ import mxnet as mx
 import numpy as np
 from mxnet import nd
 
-from . import seed
-from .errors import D2LError
+from . import distributed, seed
+from .errors import D2LError, DivergenceError
+from .distributed import KVSTORES
 from .files import prepare_out_dir, write_json
 
 IMPLS = ('scratch', 'gluon')
@@ -83,6 +84,9 @@ def _add_common(parser, impl=True):
                         help='device, e.g. cpu or gpu(0) (default cpu)')
     parser.add_argument('--out', help='run folder for metrics.json and figures '
                                       '(default runs/<chapter>-<timestamp>)')
+    parser.add_argument('--resume', metavar='DIR',
+                        help='continue the interrupted run in DIR with its own settings '
+                             '(other options are ignored)')
 
 
 def _impls(args):
@@ -106,6 +110,44 @@ def _config(args):
     return config
 
 
+def _read_metrics(folder):
+    import json
+    try:
+        with open(os.path.join(folder, 'metrics.json')) as f:
+            metrics = json.load(f)
+        metrics['chapter'], metrics['config'], metrics['runs']
+    except (OSError, ValueError, KeyError, TypeError):
+        raise D2LError('%s holds no readable metrics.json of a d2l-gluon run; pass the run folder '
+                       'of an earlier command' % folder) from None
+    return metrics
+
+
+class _Progress:
+    """Elapsed time and an estimate of the time left while ``d2l-gluon all`` runs."""
+
+    def __init__(self):
+        self.plan = None
+
+    def begin(self, plan):
+        """plan: {chapter: (expected seconds per epoch, number of epochs)}."""
+        self.plan, self.start, self.done = plan, time.perf_counter(), 0.0
+
+    def tick(self, chapter):
+        if self.plan and chapter in self.plan:
+            self.done += self.plan[chapter][0]
+
+    def status(self):
+        if not self.plan:
+            return ''
+        elapsed = time.perf_counter() - self.start
+        total = sum(per_epoch * epochs for per_epoch, epochs in self.plan.values())
+        left = (total - self.done) * elapsed / self.done if self.done else float('nan')
+        return '  [%.0f s elapsed, about %.0f s left]' % (elapsed, max(left, 0.0))
+
+
+PROGRESS = _Progress()
+
+
 class RunFolder:
     """The run folder of one command: metrics.json (rewritten after every epoch) and figures."""
 
@@ -113,7 +155,11 @@ class RunFolder:
         if args.out is None:
             args.out = os.path.join('runs', '%s-%s' % (chapter, time.strftime('%Y%m%d-%H%M%S')))
         self.out = prepare_out_dir(args.out)
+        self.chapter = chapter
         self.metrics = {'chapter': chapter, 'config': _config(args), 'runs': {}}
+        if getattr(args, 'resume', None):
+            self.metrics['runs'] = _read_metrics(self.out)['runs']
+        self.write()  # metrics.json exists from the start, so partial results always have one
 
     def path(self, name):
         return os.path.join(self.out, name)
@@ -130,11 +176,16 @@ class RunFolder:
 
         def on_epoch(record):
             run['epochs'].append(record)
+            PROGRESS.tick(self.chapter)
             epoch = record['epoch']
             if every == 1 or epoch == 1 or epoch % every == 0 or epoch == num_epochs:
-                print('%-7s %s' % (impl, format_epoch(record)), flush=True)
+                print('%-7s %s%s' % (impl, format_epoch(record), PROGRESS.status()), flush=True)
                 self.write()
         return on_epoch
+
+    def finished(self, impl):
+        """Return whether impl's training finished in an earlier run of this folder."""
+        return self.metrics['runs'].get(impl, {}).get('finished', False)
 
     def set(self, impl, key, value):
         self.metrics['runs'].setdefault(impl, {'epochs': []})[key] = value
@@ -231,6 +282,7 @@ def run_linreg(args):
     plot.curves([('loss on the training set', {
         impl: ([e['epoch'] for e in r['epochs']], [e['loss'] for e in r['epochs']])
         for impl, r in run.metrics['runs'].items()})], run.path('loss.png'))
+    run.metrics['finished'] = True
     run.write()
     print('results in %s' % run.out)
     return 0
@@ -252,42 +304,77 @@ def _add_classifier(sub, name, help, description, lr, run, num_epochs=5, batch_s
                         'book: Dataset + ToTensor + gluon DataLoader, as the book teaches')
     p.add_argument('--num-workers', type=nonnegative_int, default=0,
                    help='worker processes of the book loader (default 0)')
+    p.add_argument('--kvstore', choices=KVSTORES,
+                   help='how the Gluon version combines gradients: device or local across a --ctx '
+                        'list such as cpu(0),cpu(1) (required there), dist_sync or dist_async '
+                        'across the processes of d2l-gluon launch (default: none, one device)')
     p.set_defaults(run=run)
     return p
+
+
+def _model_io(impl, params, ctx):
+    """Return (save(path), load(path)) for an implementation's parameters."""
+    from .params import load_gluon, load_scratch, save_gluon, save_scratch
+    if impl == 'scratch':
+        return (lambda path: save_scratch(path, params)), (lambda path: load_scratch(path, params))
+    return (lambda path: save_gluon(path, params)), (lambda path: load_gluon(path, params, ctx))
 
 
 def run_classifier(args, chapter, model, plot_model=None):
     """Train the scratch and/or Gluon version of a Fashion-MNIST classifier and report.
 
     model has init_params(ctx), scratch_net(params) and gluon_net(ctx);
-    plot_model(run, trained) may add the chapter's own figures.
+    plot_model(run, trained) may add the chapter's own figures.  After every
+    epoch a checkpoint is saved; with args.resume a run continues from it.
+    The trained parameters are saved for ``d2l-gluon predict``.
     """
-    from mxnet import gluon
-
     from . import plot
+    from .classifier import MODEL_FILES
     from .data import get_fashion_mnist_labels, load_fashion_mnist, read_fashion_mnist
-    from .softmax_regression import cross_entropy, softmax
-    from .train import sgd, train_classifier
-    ctx = _single_ctx(args)
+    from .params import export_gluon, load_checkpoint, remove_checkpoint, save_checkpoint
+    from .softmax_regression import softmax
+    from .train import train_classifier
+    devices = distributed.setup(args)  # --ctx list, --kvstore; a dist worker joins its servers
+    ctx = devices.ctx
     # load the data first: a missing data set must not leave an empty run folder behind
     train_iter, test_iter = load_fashion_mnist(args.batch_size, args.data_dir, args.loader,
                                                args.num_workers, ctx)
+    train_iter = devices.shard(train_iter)
+    if devices.kv is not None:
+        print(devices.describe(), flush=True)
     run = RunFolder(chapter, args)
+    write_json(run.path('model.json'), {
+        'chapter': chapter, 'files': MODEL_FILES,
+        **{key: getattr(args, key) for key in ('num_hiddens', 'activation') if hasattr(args, key)}})
     trained = {}
     for impl in _impls(args):
         seed(args.seed + 1)  # both versions see the same batch order
-        if impl == 'scratch':
-            params = model.init_params(ctx=ctx)
-            net = model.scratch_net(params)
-            loss, updater = cross_entropy, lambda n, params=params: sgd(params, args.lr, n)
-        else:
-            net = model.gluon_net(ctx=ctx)
-            net.hybridize(static_alloc=True, static_shape=True)
-            loss = gluon.loss.SoftmaxCrossEntropyLoss()
-            updater = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': args.lr}).step
+        net, params, loss, updater = devices.build(impl, model, args.lr)
+        save, load = _model_io(impl, params, devices.contexts)
+        trained[impl] = (net, params)
+        if run.finished(impl):
+            load(run.path(MODEL_FILES[impl]))
+            continue
+        history = []
+        if getattr(args, 'resume', None):
+            done = load_checkpoint(run.out, impl, load)
+            history = run.metrics['runs'].get(impl, {'epochs': []})['epochs'][:done]
+            run.set(impl, 'epochs', history)
+            if done:
+                print('%-7s resumed after epoch %d' % (impl, done))
+        record = run.start(impl)
+
+        def on_epoch(epoch_record, impl=impl, save=save):
+            save_checkpoint(run.out, impl, epoch_record['epoch'], save)
+            record(epoch_record)
         train_classifier(net, train_iter, test_iter, loss, updater, args.num_epochs,
-                         on_epoch=run.start(impl))
-        trained[impl] = (net, params if impl == 'scratch' else net)
+                         on_epoch=on_epoch, history=history, ctx=devices.split)
+        save(run.path(MODEL_FILES[impl]))
+        if impl == 'gluon':
+            export_gluon(run.path('gluon'), net)
+        run.set(impl, 'finished', True)
+        run.write()
+        remove_checkpoint(run.out, impl)
     runs = run.metrics['runs']
     print(format_table(['loss', 'train acc', 'test acc', 'seconds'], [
         (impl, [r['epochs'][-1]['loss'], r['epochs'][-1]['train_acc'], r['epochs'][-1]['test_acc'],
@@ -311,6 +398,7 @@ def run_classifier(args, chapter, model, plot_model=None):
     plot.image_grid(test_images[:20], titles, run.path('predictions.png'))
     if plot_model is not None:
         plot_model(run, trained)
+    run.metrics['finished'] = True
     run.write()
     print('results in %s' % run.out)
     return 0
@@ -323,7 +411,7 @@ def _add_softmax(sub):
 
 
 def run_softmax(args):
-    from . import plot, softmax_regression
+    from . import plot
     from .data import TEXT_LABELS
 
     def plot_weights(run, trained):
@@ -334,7 +422,8 @@ def run_softmax(args):
             titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]
         plot.image_grid(images, titles, run.path('weights.png'), cmap='RdBu_r', symmetric=True)
 
-    return run_classifier(args, 'softmax', softmax_regression, plot_weights)
+    from .classifier import classifier_model
+    return run_classifier(args, 'softmax', classifier_model('softmax'), plot_weights)
 
 
 def _add_mlp(sub):
@@ -346,21 +435,15 @@ def _add_mlp(sub):
 
 
 def run_mlp(args):
-    import functools
-    import types
-
     from . import mlp, plot
-    model = types.SimpleNamespace(
-        init_params=functools.partial(mlp.init_params, num_hiddens=args.num_hiddens),
-        scratch_net=functools.partial(mlp.scratch_net, activation=args.activation),
-        gluon_net=functools.partial(mlp.gluon_net, num_hiddens=args.num_hiddens,
-                                    activation=args.activation))
 
     def plot_activations(run, trained):
         x = np.linspace(-8, 8, 321)
         plot.activations({name: _value_and_gradient(f, x) for name, f in mlp.ACTIVATIONS.items()},
                          run.path('activations.png'))
 
+    from .classifier import classifier_model
+    model = classifier_model('mlp', args.num_hiddens, args.activation)
     return run_classifier(args, 'mlp', model, plot_activations)
 
 
@@ -548,36 +631,248 @@ def run_logreg(args):
     plot.curves([('loss on the training set', {impl: (epochs[impl], [e['loss'] for e in r['epochs']])
                                                for impl, r in runs.items()}),
                  ('accuracy', accuracy)], run.path('loss.png'))
+    run.metrics['finished'] = True
     run.write()
     print('results in %s' % run.out)
+    return 0
+
+
+# ---- predict
+
+def _add_predict(sub):
+    p = sub.add_parser('predict', help='classify 28x28 grayscale PNGs with a trained model',
+                       description='Print the top 3 classes, with probabilities, of each image.')
+    p.add_argument('images', nargs='*', metavar='IMAGE.png')
+    p.add_argument('--model', required=True,
+                   help='run folder of a softmax or mlp run, or its scratch.params / gluon.params')
+    p.add_argument('--from-test', type=positive_int, metavar='N',
+                   help='classify the first N test-set images instead of IMAGE files')
+    p.add_argument('--data-dir', help='Fashion-MNIST folder for --from-test')
+    p.add_argument('--ctx', type=context_list, default=[mx.cpu()])
+    p.set_defaults(run=run_predict)
+
+
+def run_predict(args):
+    from .classifier import load_classifier
+    from .data import TEXT_LABELS, get_fashion_mnist_labels, read_fashion_mnist, read_image
+    from .softmax_regression import softmax
+    if bool(args.images) == bool(args.from_test):
+        raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
+    ctx = _single_ctx(args)
+    net, description = load_classifier(args.model, ctx)
+    if args.from_test:
+        images, labels = read_fashion_mnist(args.data_dir)[2:]
+        images = images[:args.from_test].astype(np.float32) / np.float32(255)
+        names = ['test image %d (%s)' % (i, label)
+                 for i, label in enumerate(get_fashion_mnist_labels(labels[:args.from_test]))]
+    else:
+        pictures = [read_image(path) for path in args.images]
+        images = np.stack([image for image, _ in pictures])
+        names = ['%s%s' % (path, ' (%s)' % '; '.join(notes) if notes else '')
+                 for path, (_, notes) in zip(args.images, pictures)]
+    probabilities = softmax(net(nd.array(images[:, None], ctx=ctx))).asnumpy()
+    print('%s model (%s) from %s' % (description['chapter'], description['impl'], description['path']))
+    for name, p in zip(names, probabilities):
+        top = np.argsort(-p)[:3]
+        print('%s: %s' % (name, ', '.join('%s %.3f' % (TEXT_LABELS[k], p[k]) for k in top)))
+    return 0
+
+
+# ---- compare
+
+# the largest relative scratch-vs-Gluon difference each chapter's issue allows
+COMPARE_TOLERANCE = {'linreg': 1e-5, 'softmax': 1e-4, 'mlp': 1e-4, 'logreg': 1e-5}
+
+
+def _add_compare(sub):
+    p = sub.add_parser('compare', help='train both versions from identical parameters and batches',
+                       description='Train scratch and Gluon from the same initial parameters and '
+                                   'batch order, print both per epoch with their differences, and '
+                                   'exit 1 when they differ beyond the chapter tolerance.')
+    p.add_argument('chapter', choices=sorted(COMPARE_TOLERANCE))
+    p.add_argument('--num-epochs', type=positive_int, help="default: the chapter's")
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--data-dir', help='Fashion-MNIST folder (softmax, mlp)')
+    p.add_argument('--tolerance', type=positive_float,
+                   help='largest relative difference allowed (default: 1e-5 linreg and logreg, '
+                        '1e-4 softmax and mlp)')
+    p.add_argument('--perturb', type=float, default=0.0, metavar='EPS',
+                   help='add EPS to one Gluon weight after the copy, to see compare fail')
+    p.set_defaults(run=run_compare)
+
+
+def _relative_difference(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def run_compare(args):
+    from mxnet import gluon
+
+    from .data import ArrayLoader
+    from .params import copy_to_gluon, gluon_as_scratch
+    from .train import sgd, train, train_classifier
+    chapter_args = build_parser().parse_args([args.chapter])
+    if args.chapter == 'logreg':
+        chapter_args.data = 'blobs'
+        _logreg_settings(chapter_args)
+    num_epochs = args.num_epochs or chapter_args.num_epochs
+    tolerance = args.tolerance or COMPARE_TOLERANCE[args.chapter]
+    seed(args.seed)
+    if args.chapter in ('softmax', 'mlp'):
+        from .classifier import build_classifier, classifier_model
+        from .data import load_fashion_mnist
+        train_iter, test_iter = load_fashion_mnist(chapter_args.batch_size, args.data_dir)
+        model = classifier_model(args.chapter)
+        scratch = build_classifier('scratch', model, chapter_args.lr, None)
+        twin = build_classifier('gluon', model, chapter_args.lr, None)
+
+        def fit(net, loss, updater):
+            return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs)
+        runs = [(scratch[0], scratch[2], scratch[3]), (twin[0], twin[2], twin[3])]
+        params, net = scratch[1], twin[0]
+    else:
+        if args.chapter == 'linreg':
+            from .data import synthetic_data
+            from .linear_regression import gluon_net, init_params, linreg, squared_loss, whole_set_loss
+            features, labels = synthetic_data(chapter_args.true_w, chapter_args.true_b,
+                                              chapter_args.num_examples, chapter_args.noise)
+            loss, model_fn, evaluate = squared_loss, linreg, whole_set_loss
+            gluon_loss = gluon.loss.L2Loss()
+        else:
+            from .logistic_regression import (binary_cross_entropy, evaluator, gaussian_blobs,
+                                              gluon_loss as logreg_loss, gluon_net, init_params,
+                                              logreg)
+            (features, labels), test_set = gaussian_blobs(
+                chapter_args.num_examples, chapter_args.num_test, chapter_args.mean0,
+                chapter_args.mean1, chapter_args.std)
+            loss, model_fn, gluon_loss = binary_cross_entropy, logreg, logreg_loss()
+            evaluate = lambda net, loss, X, y: evaluator(net, loss, X, y, test_set)  # noqa: E731
+        params = init_params(features.shape[1])
+        net = gluon_net(features.shape[1])
+        trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': chapter_args.lr})
+        loader = ArrayLoader(features, labels, chapter_args.batch_size)
+
+        def fit(net, loss, updater):
+            return train(net, loader, loss, updater, num_epochs,
+                         evaluate=evaluate(net, loss, features, labels))
+        scratch_net = lambda X: model_fn(X, *params)  # noqa: E731
+        runs = [(scratch_net, loss, lambda n: sgd(params, chapter_args.lr, n)),
+                (net, gluon_loss, trainer.step)]
+    copy_to_gluon(params, net)
+    if args.perturb:
+        first = gluon_as_scratch(net)[0]
+        first[0, 0] += args.perturb
+        copy_to_gluon([first] + gluon_as_scratch(net)[1:], net)
+    histories = []
+    for run_net, loss, updater in runs:
+        np.random.seed(args.seed + 1)  # the same batch order for both
+        histories.append(fit(run_net, loss, updater))
+    keys = [k for k in ('loss', 'train_acc', 'test_acc') if k in histories[0][0]]
+    print('%-6s' % 'epoch' + ''.join('  %17s %15s %9s' % ('scratch ' + k, 'gluon ' + k, 'rel diff')
+                                     for k in keys))
+    worst = 0.0
+    for s_rec, g_rec in zip(*histories):
+        cells = ''
+        for k in keys:
+            diff = _relative_difference(s_rec[k], g_rec[k])
+            worst = max(worst, diff) if k == 'loss' else worst
+            cells += '  %17.6f %15.6f %9.2g' % (s_rec[k], g_rec[k], diff)
+        print('%-6d' % s_rec['epoch'] + cells)
+    param_diff = max(_relative_difference(p.asnumpy(), g.asnumpy())
+                     for p, g in zip(params, gluon_as_scratch(net)))
+    print('largest relative difference: loss %.3g, parameters %.3g (tolerance %g)'
+          % (worst, param_diff, tolerance))
+    if max(worst, param_diff) > tolerance:
+        print('d2l-gluon compare: error: scratch and Gluon differ by more than %g' % tolerance,
+              file=sys.stderr)
+        return 1
+    print('scratch and Gluon agree within %g' % tolerance)
     return 0
 
 
 # ---- all
 
 CHAPTERS = ('linreg', 'softmax', 'mlp', 'logreg')
+# rough seconds per epoch of each chapter (both versions, this machine), only for the estimate of
+# the time left; the estimate rescales them by the speed actually seen
+EXPECTED_EPOCH_SECONDS = {'linreg': 0.1, 'softmax': 0.4, 'mlp': 1.2, 'logreg': 0.003}
 
 
 def _add_all(sub):
     p = sub.add_parser('all', help='every chapter with the book defaults, both implementations',
-                       description='Run every chapter into one run folder (one sub-folder each).')
+                       description='Run every chapter into one run folder (one sub-folder each), '
+                                   'then write summary.json and report.html.')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', help='run folder (default runs/<timestamp>)')
+    p.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR')
     p.set_defaults(run=run_all)
 
 
 def run_all(args):
+    from . import report
+    if args.resume:
+        args.out = args.resume
+        args.seed = _read_all_config(args.resume)['seed']
     if args.out is None:
         args.out = os.path.join('runs', time.strftime('%Y%m%d-%H%M%S'))
     prepare_out_dir(args.out)
+    write_json(os.path.join(args.out, 'all.json'), {'seed': args.seed, 'chapters': list(CHAPTERS)})
     parser = build_parser()
+    chapter_args = {}
     for chapter in CHAPTERS:
-        print('== %s' % chapter, flush=True)
-        chapter_args = parser.parse_args(
-            [chapter, '--seed', str(args.seed), '--out', os.path.join(args.out, chapter)])
-        chapter_args.run(chapter_args)
-    print('all results in %s' % args.out)
+        folder = os.path.join(args.out, chapter)
+        if args.resume and os.path.exists(os.path.join(folder, 'metrics.json')):
+            chapter_args[chapter] = _resume_args(chapter, folder)
+        else:
+            chapter_args[chapter] = parser.parse_args([chapter, '--seed', str(args.seed), '--out', folder])
+    plan = {}
+    for chapter, a in chapter_args.items():
+        if chapter == 'logreg':
+            _logreg_settings(a)
+        plan[chapter] = (EXPECTED_EPOCH_SECONDS[chapter], a.num_epochs * len(_impls(a)))
+    PROGRESS.begin(plan)
+    start = time.perf_counter()
+    try:
+        for chapter, a in chapter_args.items():
+            print('== %s%s' % (chapter, PROGRESS.status()), flush=True)
+            a.run(a)
+    finally:
+        PROGRESS.plan = None
+    summary = report.summarize(args.out, CHAPTERS)
+    summary['seconds'] = time.perf_counter() - start
+    write_json(os.path.join(args.out, 'summary.json'), summary)
+    report.write_html(os.path.join(args.out, 'report.html'), args.out, summary)
+    print()
+    print(report.summary_table(summary))
+    print('all results in %s (report.html, summary.json)' % args.out)
     return 0
+
+
+def _read_all_config(folder):
+    import json
+    try:
+        with open(os.path.join(folder, 'all.json')) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        raise D2LError('%s is not the run folder of d2l-gluon all (no all.json); pass that folder'
+                       % folder) from None
+
+
+def _resume_args(chapter, folder):
+    """Return the arguments of the earlier run in folder, set to continue it."""
+    metrics = _read_metrics(folder)
+    if metrics['chapter'] != chapter:
+        raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
+                       % (folder, metrics['chapter'], chapter, metrics['chapter'], folder))
+    args = build_parser().parse_args([chapter])
+    for key, value in metrics['config'].items():
+        if key != 'command':
+            setattr(args, key, context_list(','.join(value)) if key == 'ctx' else value)
+    args.out = folder
+    # classifiers continue from their checkpoints; the other chapters take seconds and run again
+    args.resume = folder if chapter in ('softmax', 'mlp') else None
+    return args
 
 
 def build_parser():
@@ -589,15 +884,33 @@ def build_parser():
     _add_mlp(sub)
     _add_data(sub)
     _add_logreg(sub)
+    _add_compare(sub)
+    _add_predict(sub)
     _add_all(sub)
     return parser
 
 
 def main(argv=None):
     """Run the command line; return the exit code."""
+    # a parameter-server worker that fails ends at once: see distributed.exit_code
+    return distributed.exit_code(_main(argv))
+
+
+def _main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        if args.command in CHAPTERS and args.resume:
+            args = _resume_args(args.command, args.resume)
         return args.run(args)
+    except DivergenceError as e:
+        path = os.path.join(args.out, 'metrics.json')
+        if os.path.exists(path):
+            metrics = _read_metrics(args.out)
+            metrics['diverged'] = {'epoch': e.epoch, 'batch': e.batch}
+            write_json(path, metrics)
+        print('d2l-gluon %s: error: %s; the metrics of the epochs before are in %s'
+              % (args.command, e, path), file=sys.stderr)
+        return e.exit_code
     except D2LError as e:
         print('d2l-gluon %s: error: %s' % (args.command, e), file=sys.stderr)
         return e.exit_code

@@ -258,3 +258,28 @@ def load_fashion_mnist(batch_size, root=None, loader='fast', num_workers=0, ctx=
         X = nd.array(images[:, None].astype(np.float32) / np.float32(255), ctx=ctx)
         iters.append(ArrayLoader(X, nd.array(labels, ctx=ctx, dtype=np.int32), batch_size, shuffle))
     return tuple(iters)
+
+
+def read_image(path):
+    """Return a PNG (or any image Pillow reads) as a 28x28 float32 array in [0, 1], and notes.
+
+    Colour images are converted to grayscale and other sizes resized to
+    28x28; each conversion adds a note.  Fashion-MNIST pictures are light
+    objects on a dark background.
+    """
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except FileNotFoundError:
+        raise D2LError('no image at %s' % path) from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise D2LError('cannot read %s as an image (%s); pass a PNG file' % (path, e)) from None
+    notes = []
+    if image.mode != 'L':
+        notes.append('converted from %s to grayscale' % image.mode)
+        image = image.convert('L')
+    if image.size != (28, 28):
+        notes.append('resized from %dx%d to 28x28' % image.size)
+        image = image.resize((28, 28), Image.BILINEAR)
+    return np.asarray(image, dtype=np.float32) / np.float32(255), notes

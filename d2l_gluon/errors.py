@@ -16,5 +16,5 @@ class DivergenceError(D2LError):
     def __init__(self, epoch, batch, history):
         self.epoch, self.batch, self.history = epoch, batch, history
         super().__init__(
-            'training diverged: the loss became NaN or infinite in epoch %d, batch %d; '
-            'try a smaller --lr' % (epoch, batch))
+            'training diverged: the loss became NaN, infinite or over 100 times its first value '
+            'in epoch %d, batch %d; try a smaller --lr' % (epoch, batch))

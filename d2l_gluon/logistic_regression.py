@@ -15,6 +15,8 @@ from .errors import D2LError
 # the model is linear regression's -- logits z = X w + b from a Dense(1) -- with a new loss
 from .linear_regression import gluon_net, gluon_params, init_params  # noqa: F401
 from .linear_regression import linreg as logreg
+# the stable sigmoid is the MLP chapter's activation
+from .mlp import _sign_and_exp_neg_abs, sigmoid  # noqa: F401
 from .train import sgd, train
 
 
@@ -51,27 +53,6 @@ def gaussian_blobs(num_train, num_test, mean0, mean1, std=1.0, ctx=None):
 
 
 # ---- scratch
-
-def _sign_and_exp_neg_abs(z):
-    """Return (z >= 0 as 0/1, exp(-|z|)); exp(-|z|) lies in (0, 1], so it never overflows.
-
-    |z| is written where(z >= 0, z, -z), not nd.abs: autograd then takes the
-    slope of |z| at 0 as +1, the same side as the z >= 0 branches below, and
-    the kinks of the two terms cancel exactly at z = 0.  (nd.abs has slope 0
-    there, which makes gluon's loss report a gradient of -y at z = 0 instead
-    of σ(0) - y = 0.5 - y.)
-    """
-    positive = z >= 0
-    return positive, nd.exp(-nd.where(positive, z, -z))
-
-
-def sigmoid(z):
-    """Return σ(z) = 1 / (1 + exp(-z)) elementwise, shape of z, without overflow for any z."""
-    positive, e = _sign_and_exp_neg_abs(z)
-    # z >= 0: 1 / (1 + e^-z); z < 0: e^z / (1 + e^z).  Both use e = exp(-|z|) <= 1, so
-    # nothing overflows and σ(-1000) underflows to 0 instead of computing 1 / inf
-    return nd.where(positive, 1 / (1 + e), e / (1 + e))
-
 
 def binary_cross_entropy(z, y):
     """Return per-example -[y log σ(z) + (1 - y) log(1 - σ(z))] from logits z, shape of z.

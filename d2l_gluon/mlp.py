@@ -14,18 +14,33 @@ def relu(X):
     return nd.maximum(X, 0)
 
 
-def sigmoid(X):
-    """Return 1 / (1 + exp(-X)) elementwise, exact and finite for any |X|."""
-    # exp(-|X|) <= 1 never overflows; for X < 0 use the equal form exp(X) / (1 + exp(X))
-    e = (-X.abs()).exp()
-    return nd.where(X >= 0, 1 / (1 + e), e / (1 + e))
+def _sign_and_exp_neg_abs(z):
+    """Return (z >= 0 as 0/1, exp(-|z|)); exp(-|z|) lies in (0, 1], so it never overflows.
+
+    |z| is written where(z >= 0, z, -z), not nd.abs: autograd then takes the
+    slope of |z| at 0 as +1, the same side as the z >= 0 branches below, and
+    the kinks of the two terms cancel exactly at z = 0.  (nd.abs has slope 0
+    there, which makes gluon's loss report a gradient of -y at z = 0 instead
+    of σ(0) - y = 0.5 - y.)
+    """
+    positive = z >= 0
+    return positive, nd.exp(-nd.where(positive, z, -z))
+
+
+def sigmoid(z):
+    """Return σ(z) = 1 / (1 + exp(-z)) elementwise, shape of z, without overflow for any z."""
+    positive, e = _sign_and_exp_neg_abs(z)
+    # z >= 0: 1 / (1 + e^-z); z < 0: e^z / (1 + e^z).  Both use e = exp(-|z|) <= 1, so
+    # nothing overflows and σ(-1000) underflows to 0 instead of computing 1 / inf
+    return nd.where(positive, 1 / (1 + e), e / (1 + e))
 
 
 def tanh(X):
-    """Return (1 - exp(-2X)) / (1 + exp(-2X)) elementwise, finite for any |X|."""
+    """Return tanh(X) = (1 - exp(-2X)) / (1 + exp(-2X)) elementwise, finite for any |X|."""
+    positive, e = _sign_and_exp_neg_abs(2 * X)
     # the same trick as sigmoid: exp(-2|X|) <= 1, and tanh is odd
-    e = (-2 * X.abs()).exp()
-    return X.sign() * (1 - e) / (1 + e)
+    t = (1 - e) / (1 + e)
+    return nd.where(positive, t, -t)
 
 
 ACTIVATIONS = {'relu': relu, 'sigmoid': sigmoid, 'tanh': tanh}

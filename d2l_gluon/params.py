@@ -109,6 +109,17 @@ def save_checkpoint(folder, impl, epoch, save):
             os.remove(old_path)
 
 
+def remove_checkpoint(folder, impl):
+    """Delete impl's checkpoint files (once its final parameters are saved)."""
+    state_path = _checkpoint_paths(folder, impl)
+    prefix = os.path.basename(state_path)[:-len('.json')] + '-epoch'
+    for name in os.listdir(folder):
+        if name.startswith(prefix) and name.endswith('.params'):
+            os.remove(os.path.join(folder, name))
+    if os.path.exists(state_path):
+        os.remove(state_path)
+
+
 def load_checkpoint(folder, impl, load):
     """Restore the last checkpoint of impl: load(path) reads the parameters; return its epoch (0 if none)."""
     import json

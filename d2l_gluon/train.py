@@ -3,17 +3,22 @@
 Nothing here knows a model: ``net`` maps a batch X to outputs, ``loss`` maps
 outputs and labels to one loss per example, and ``updater(batch_size)`` takes
 one optimisation step -- ``trainer.step`` for Gluon, or
-``lambda n: sgd(params, lr, n)`` for a scratch model.
+``lambda n: sgd(params, lr, n)`` for a scratch model.  Given a list of
+devices ``ctx``, the loop splits every batch across them (data parallelism);
+the Trainer's kvstore then sums the devices' gradients.
 """
 import time
 
 import numpy as np
 from mxnet import autograd, nd
 
-from .errors import DivergenceError
+from .errors import D2LError, DivergenceError
 
 # straight-dope's moving average of the batch loss: moving = 0.99 moving + 0.01 batch
 SMOOTHING = 0.01
+# a batch loss above this many times the first batch's counts as divergence: with a stable loss
+# a too-large learning rate makes the loss explode long before it overflows to inf or NaN
+DIVERGENCE_FACTOR = 100.0
 
 
 def sgd(params, lr, batch_size):
@@ -52,29 +57,62 @@ def _concat(scalars, chunk=512):
     return nd.concat(*parts, dim=0).asnumpy().astype(np.float64) if parts else np.zeros(0)
 
 
-def train_epoch(net, train_iter, loss, updater, with_accuracy=False):
+def train_epoch(net, train_iter, loss, updater, with_accuracy=False, ctx=None):
     """Make one pass over train_iter, updating the parameters after every batch.
 
     Return numpy arrays (loss sum, size, correct count) with one entry per
     batch.  Batch results stay on the device until the epoch ends, so the loop
-    never waits for the device.
+    never waits for the device.  With ctx, a list of devices holding copies
+    of net's parameters, each batch is split across them: every device runs
+    forward and backward on its slice, and updater gets the whole batch size.
     """
     sums, sizes, correct = [], [], []
     for X, y in train_iter:
+        Xs, ys = _split(X, y, ctx)
         with autograd.record():
-            y_hat = net(X)
-            l = loss(y_hat, y)
-        l.backward()  # l has one loss per example: backward sums them
+            y_hats = [net(X_slice) for X_slice in Xs]
+            ls = [loss(y_hat, y_slice) for y_hat, y_slice in zip(y_hats, ys)]
+        autograd.backward(ls)  # each l has one loss per example: backward sums them
         updater(X.shape[0])
-        sums.append(l.sum())
+        sums.append(_total([l.sum() for l in ls]))
         sizes.append(X.shape[0])
         if with_accuracy:
-            correct.append(accuracy(y_hat, y))
+            correct.append(_total([accuracy(y_hat, y_slice) for y_hat, y_slice in zip(y_hats, ys)]))
     return _concat(sums), np.array(sizes, dtype=np.float64), _concat(correct)
 
 
+def _split(X, y, ctx):
+    """Return X and y as lists of slices, one per device of ctx (one slice when ctx is None)."""
+    if ctx is None:
+        return [X], [y]
+    from mxnet.gluon.utils import split_and_load
+    if X.shape[0] < len(ctx):
+        # an empty slice would leave that device's gradient stale and its parameters behind
+        raise D2LError('a batch of %d examples cannot be split across %d devices; choose a batch '
+                       'size that leaves at least %d examples in the last batch'
+                       % (X.shape[0], len(ctx), len(ctx)))
+    # uneven slices are fine: the kvstore sums gradients, and the step divides by the whole batch
+    return (split_and_load(X, ctx, even_split=False), split_and_load(y, ctx, even_split=False))
+
+
+def _total(scalars):
+    """Return the sum of 1-element NDArrays on their devices as one NDArray on the first's."""
+    if len(scalars) == 1:
+        return scalars[0]
+    return nd.add_n(*[s.as_in_context(scalars[0].context) for s in scalars])
+
+
+def _first_bad_batch(batch_means, reference, factor):
+    """Return the 1-based index of the first batch whose loss is not finite or above factor × reference."""
+    bad = ~np.isfinite(batch_means)
+    if reference > 0:
+        bad |= batch_means > factor * reference
+    indices = np.flatnonzero(bad)
+    return int(indices[0]) + 1 if indices.size else None
+
+
 def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accuracy=False,
-          on_epoch=None, history=()):
+          on_epoch=None, history=(), divergence_factor=DIVERGENCE_FACTOR, ctx=None):
     """Train for num_epochs and return the history: one dict per epoch.
 
     Each record has ``epoch``, ``loss`` (mean per-example loss over the
@@ -83,17 +121,23 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
     replace ``loss``, e.g. by the loss on the whole training set), and
     ``seconds``.  ``on_epoch(record)`` runs after every epoch (printing,
     checkpoints).  Pass the ``history`` of earlier epochs to continue a run.
-    A NaN or infinite loss raises DivergenceError naming the epoch and batch.
+    A batch loss that is NaN, infinite or above divergence_factor times the
+    first batch's raises DivergenceError naming the epoch and batch.  A list
+    of devices ctx splits every batch across them (see train_epoch).
     """
     history = list(history)
     moving = history[-1]['moving_loss'] if history else 0.0
+    reference = None
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
-        sums, sizes, correct = train_epoch(net, train_iter, loss, updater, with_accuracy)
-        bad = np.flatnonzero(~np.isfinite(sums))
-        if bad.size:
-            raise DivergenceError(epoch, int(bad[0]) + 1, history)
-        for batch_mean in sums / sizes:
+        sums, sizes, correct = train_epoch(net, train_iter, loss, updater, with_accuracy, ctx)
+        batch_means = sums / sizes
+        if reference is None and len(batch_means):
+            reference = batch_means[0]
+        bad = _first_bad_batch(batch_means, reference, divergence_factor)
+        if bad is not None:
+            raise DivergenceError(epoch, bad, history)
+        for batch_mean in batch_means:
             moving = (1 - SMOOTHING) * moving + SMOOTHING * batch_mean
         record = {'epoch': epoch, 'loss': float(sums.sum() / sizes.sum()),
                   'moving_loss': float(moving)}
@@ -113,8 +157,12 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
 
 
 def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, on_epoch=None,
-                     history=()):
-    """Train a classifier (the book's train_ch3); each record adds train_acc and test_acc."""
+                     history=(), ctx=None):
+    """Train a classifier (the book's train_ch3); each record adds train_acc and test_acc.
+
+    With a list of devices ctx, training splits every batch across them;
+    test_acc is measured on the device test_iter's batches live on.
+    """
     return train(net, train_iter, loss, updater, num_epochs,
                  evaluate=lambda: {'test_acc': evaluate_accuracy(net, test_iter)},
-                 with_accuracy=True, on_epoch=on_epoch, history=history)
+                 with_accuracy=True, on_epoch=on_epoch, history=history, ctx=ctx)

@@ -1,0 +1,89 @@
+"""The two versions of a Fashion-MNIST classifier (softmax regression, MLP), built one way for every caller."""
+import functools
+import types
+
+from mxnet import gluon
+
+from . import mlp, softmax_regression
+from .errors import D2LError
+from .softmax_regression import cross_entropy
+from .train import sgd
+
+
+def classifier_model(chapter, num_hiddens=256, activation='relu', **_):
+    """Return the chapter's model: init_params(ctx), scratch_net(params), gluon_net(ctx)."""
+    if chapter == 'softmax':
+        return softmax_regression
+    if chapter == 'mlp':
+        return types.SimpleNamespace(
+            init_params=functools.partial(mlp.init_params, num_hiddens=num_hiddens),
+            scratch_net=functools.partial(mlp.scratch_net, activation=activation),
+            gluon_net=functools.partial(mlp.gluon_net, num_hiddens=num_hiddens,
+                                        activation=activation))
+    raise D2LError('%s is not a classification chapter (softmax or mlp)' % chapter)
+
+
+def build_classifier(impl, model, lr, ctx, kvstore='device', update_on_kvstore=None):
+    """Return (net, params, loss, updater) of one implementation; params is the net for Gluon.
+
+    Scratch: our params, net, cross_entropy and sgd.  Gluon: the net hybridized
+    with static memory and shapes, SoftmaxCrossEntropyLoss and Trainer('sgd');
+    ctx may be a list of devices, and kvstore and update_on_kvstore go to the
+    Trainer (see d2l_gluon.distributed).
+    """
+    if impl == 'scratch':
+        params = model.init_params(ctx=ctx)
+        return model.scratch_net(params), params, cross_entropy, lambda n: sgd(params, lr, n)
+    net = model.gluon_net(ctx=ctx)
+    net.hybridize(static_alloc=True, static_shape=True)
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr}, kvstore=kvstore,
+                            update_on_kvstore=update_on_kvstore)
+    return net, net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step
+
+
+MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
+
+
+def load_classifier(path, ctx=None):
+    """Return (net, description) of a classifier saved in a run folder.
+
+    path is the run folder (the Gluon model is preferred) or one of its
+    parameter files (scratch.params, gluon.params); model.json beside it names
+    the chapter and its sizes.
+    """
+    import json
+    import os
+
+    from .params import load_gluon, load_scratch
+    folder, name = (path, None) if os.path.isdir(path) else os.path.split(path)
+    if not os.path.exists(path):
+        raise D2LError('no model at %s; pass a classification run folder or its .params file' % path)
+    try:
+        with open(os.path.join(folder or '.', 'model.json')) as f:
+            description = json.load(f)
+        chapter = description['chapter']
+    except (OSError, ValueError, KeyError):
+        raise D2LError('%s is not in the run folder of a softmax or mlp run (no readable model.json '
+                       'beside it); pass such a folder or its .params file' % path) from None
+    if chapter not in ('softmax', 'mlp'):
+        raise D2LError('%s holds a %s model; predict needs a softmax or mlp run' % (path, chapter))
+    files = {file: impl for impl, file in MODEL_FILES.items()}
+    if name is None:
+        impl = next((i for i in ('gluon', 'scratch')
+                     if os.path.exists(os.path.join(folder, MODEL_FILES[i]))), None)
+        if impl is None:
+            raise D2LError('%s holds no trained model yet (no gluon.params or scratch.params); '
+                           'finish the run with --resume %s' % (path, path))
+    elif name in files:
+        impl = files[name]
+    else:
+        raise D2LError('%s is not a model file: pass scratch.params, gluon.params or the run folder'
+                       % path)
+    model = classifier_model(**description)
+    net, params, _, _ = build_classifier(impl, model, lr=0.0, ctx=ctx)
+    params_path = os.path.join(folder, MODEL_FILES[impl])
+    if impl == 'scratch':
+        load_scratch(params_path, params)
+    else:
+        load_gluon(params_path, net, ctx)
+    return net, dict(description, impl=impl, path=params_path)

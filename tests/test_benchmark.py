@@ -1,0 +1,55 @@
+"""Smoke test of scripts/benchmark.py: --quick runs and records every measurement (no timing thresholds)."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts', 'benchmark.py')
+MODELS, IMPLS, LOADERS = ('softmax', 'mlp'), ('scratch', 'gluon'), ('book', 'fast')
+BACKENDS = ('nd.dot', 'nd.FullyConnected', 'numpy')
+
+
+def positive_finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_quick_benchmark_records_every_model_implementation_and_loader(tmp_path):
+    out = tmp_path / 'tmp' / 'benchmark.json'  # the folder does not exist yet: the script makes it
+    result = subprocess.run([sys.executable, SCRIPT, '--quick', '--out', str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert 'issue 6 targets' in result.stdout
+    results = json.loads(out.read_text())
+
+    for model in MODELS:
+        for impl in IMPLS:
+            for loader in LOADERS:
+                run = results['train'][model][impl][loader]
+                assert run['seconds'], (model, impl, loader)
+                assert all(positive_finite(t) for t in run['seconds']), (model, impl, loader)
+                assert positive_finite(run['median'])
+                assert run['examples'] == 20 * 256  # --quick: 20 full batches per epoch
+                assert math.isfinite(run['loss'])
+            evaluation = results['eval'][model][impl]
+            assert positive_finite(evaluation['median']) and 0 <= evaluation['accuracy'] <= 1
+        bound = results['models'][model]['lower_bound']
+        assert positive_finite(bound['seconds'])
+    # forward and weight gradient of every layer, input gradient of all but the first: 2 flops a multiply-add
+    n = 20 * 256
+    assert results['models']['softmax']['lower_bound']['flops_per_epoch'] == 2 * 2 * n * 784 * 10
+    assert (results['models']['mlp']['lower_bound']['flops_per_epoch']
+            == 2 * n * (2 * 784 * 256 + 3 * 256 * 10))
+
+    shapes = results['gemm']['shapes']
+    assert {g['name'] for g in shapes} >= {'X·W', 'Xᵀ·dO', 'X·W1', 'Xᵀ·dH1', 'dO·W2ᵀ'}
+    for g in shapes:
+        assert all(positive_finite(g['gflops'][b]) for b in BACKENDS), g
+    assert results['gemm']['best_gflops'] == max(r for g in shapes for r in g['gflops'].values())
+
+    assert {(r['what'], r['ratio']) for r in results['ratios']} >= {
+        ('mlp gluon', 'fast/lower bound'), ('softmax', 'scratch/gluon'), ('mlp', 'scratch/gluon')}
+    assert all(positive_finite(r['value']) and r['met'] is None for r in results['ratios'])
+    machine = results['machine']
+    assert machine['mxnet'] and machine['nproc'] >= 1 and 'OPENBLAS_CORETYPE' in machine
+    assert 'OMP_NUM_THREADS' in machine['env']
