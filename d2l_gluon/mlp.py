@@ -37,9 +37,11 @@ def sigmoid(z):
 
 def tanh(X):
     """Return tanh(X) = (1 - exp(-2X)) / (1 + exp(-2X)) elementwise, finite for any |X|."""
-    positive, e = _sign_and_exp_neg_abs(2 * X)
-    # the same trick as sigmoid: exp(-2|X|) <= 1, and tanh is odd
-    t = (1 - e) / (1 + e)
+    positive = X >= 0
+    minus_2abs = -2 * nd.where(positive, X, -X)  # -2|X|, with slope -2 sign(X) also at 0
+    # the same trick as sigmoid: exp(-2|X|) <= 1, and tanh is odd; 1 - exp(-2|X|) as
+    # -expm1(-2|X|) keeps the relative precision of tanh(X) near 0
+    t = -nd.expm1(minus_2abs) / (1 + nd.exp(minus_2abs))
     return nd.where(positive, t, -t)
 
 

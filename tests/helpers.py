@@ -46,3 +46,69 @@ def run_cli(*args, timeout=600):
     """Run ``python -m d2l_gluon ARGS`` in a subprocess; return the CompletedProcess."""
     return subprocess.run([sys.executable, '-m', 'd2l_gluon'] + [str(a) for a in args],
                           capture_output=True, text=True, timeout=timeout)
+
+
+# ---- Fashion-MNIST fixtures written by the tests, and output checks
+
+IDX_CODES = {np.dtype('uint8'): 0x08, np.dtype('int8'): 0x09, np.dtype('int16'): 0x0B,
+             np.dtype('int32'): 0x0C, np.dtype('float32'): 0x0D, np.dtype('float64'): 0x0E}
+
+
+def idx_bytes(array):
+    """Return array encoded as an idx file: magic (0, 0, type code, ndim), big-endian dims, data."""
+    import struct
+    array = np.asarray(array)
+    header = (bytes([0, 0, IDX_CODES[array.dtype], array.ndim])
+              + struct.pack('>%dI' % array.ndim, *array.shape))
+    return header + array.astype(array.dtype.newbyteorder('>')).tobytes()
+
+
+def write_idx(path, array, gz=None):
+    """Write array as an idx file at path, gzip-compressed when gz (default: path ends with .gz)."""
+    import gzip
+    path = str(path)
+    gz = path.endswith('.gz') if gz is None else gz
+    raw = idx_bytes(array)
+    with (gzip.open if gz else open)(path, 'wb') as f:
+        f.write(raw)
+    return path
+
+
+def fake_fashion_mnist(num_train=3, num_test=2, seed=0):
+    """Return small random (train_images, train_labels, test_images, test_labels), uint8."""
+    rng = np.random.RandomState(seed)
+    return (rng.randint(0, 256, (num_train, 28, 28)).astype(np.uint8),
+            rng.randint(0, 10, num_train).astype(np.uint8),
+            rng.randint(0, 256, (num_test, 28, 28)).astype(np.uint8),
+            rng.randint(0, 10, num_test).astype(np.uint8))
+
+
+def write_fashion_mnist(folder, arrays=None, gz=True, **kwargs):
+    """Write the four Fashion-MNIST idx files into folder; return {stem: path}.
+
+    arrays defaults to fake_fashion_mnist(**kwargs); gz may be a bool or a {stem: bool}.
+    """
+    import os
+    os.makedirs(str(folder), exist_ok=True)
+    arrays = fake_fashion_mnist(**kwargs) if arrays is None else arrays
+    stems = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
+             't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
+    files = {}
+    for stem, array in zip(stems, arrays):
+        compressed = gz.get(stem, True) if isinstance(gz, dict) else gz
+        files[stem] = write_idx(os.path.join(str(folder), stem + ('.gz' if compressed else '')), array)
+    return files
+
+
+def assert_png(path, min_size=(50, 50)):
+    """Assert path is a PNG that decodes to an image at least min_size (height, width); return its shape."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.image
+    with open(str(path), 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n', '%s is not a PNG' % path
+    image = matplotlib.image.imread(str(path))
+    assert image.ndim == 3 and image.shape[0] >= min_size[0] and image.shape[1] >= min_size[1], \
+        '%s decodes to %s' % (path, image.shape)
+    assert image.std() > 0, '%s is blank' % path
+    return image.shape
