@@ -112,3 +112,24 @@ def assert_png(path, min_size=(50, 50)):
         '%s decodes to %s' % (path, image.shape)
     assert image.std() > 0, '%s is blank' % path
     return image.shape
+
+
+def training_batches(batch_size, num_batches):
+    """The first num_batches shuffled Fashion-MNIST training batches (fast loader, seed 0), as a list."""
+    from d2l_gluon import seed
+    from d2l_gluon.data import load_fashion_mnist
+    seed(0)
+    train_iter, _ = load_fashion_mnist(batch_size, loader='fast')
+    return [batch for batch, _ in zip(train_iter, range(num_batches))]
+
+
+def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0):
+    """Train one version of a classifier as `d2l-gluon CHAPTER --seed seed_value` does; return the history."""
+    from d2l_gluon import seed
+    from d2l_gluon.classifier import build_classifier, classifier_model
+    from d2l_gluon.data import load_fashion_mnist
+    from d2l_gluon.train import train_classifier
+    train_iter, test_iter = load_fashion_mnist(256, loader='fast')
+    seed(seed_value + 1)  # the CLI seeds each version with --seed + 1
+    net, _, loss, updater = build_classifier(impl, classifier_model(chapter), lr, None)
+    return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs)

@@ -5,6 +5,7 @@ from mxnet import autograd, gluon, nd
 from d2l_gluon.data import ArrayLoader, synthetic_data
 from d2l_gluon.linear_regression import (closed_form, gluon_net, gluon_params, init_params, linreg,
                                          squared_loss, train_gluon, train_scratch)
+from d2l_gluon.params import copy_to_gluon
 from d2l_gluon.train import sgd
 
 from .helpers import assert_close, autograd_gradient, numeric_gradient
@@ -19,12 +20,10 @@ def data():
 
 def twins(num_inputs=2):
     """Scratch params and a Gluon net holding the same initial values."""
-    w, b = init_params(num_inputs)
+    params = init_params(num_inputs)
     net = gluon_net(num_inputs)
-    dense = net[0]
-    dense.weight.set_data(w.T)  # Dense.weight is (units, in_units)
-    dense.bias.set_data(b)
-    return [w, b], net
+    copy_to_gluon(params, net)
+    return params, net
 
 
 def test_synthetic_data_follows_the_model(data):

@@ -12,6 +12,8 @@ from d2l_gluon.logistic_regression import (binary_accuracy, binary_cross_entropy
 from d2l_gluon.train import sgd
 
 from .helpers import assert_close, autograd_gradient, numeric_gradient
+# logistic regression's model and Gluon net are linear regression's
+from .test_linear_regression import twins
 
 MEAN0, MEAN1 = [-1.0, -1.0], [1.0, 1.0]
 EXTREME = [-1000, -100, -50, -20, -1, 0, 1, 20, 50, 100, 1000]
@@ -20,16 +22,6 @@ EXTREME = [-1000, -100, -50, -20, -1, 0, 1, 20, 50, 100, 1000]
 @pytest.fixture
 def blobs():
     return gaussian_blobs(1000, 1000, MEAN0, MEAN1, 1.0)
-
-
-def twins(num_inputs):
-    """Scratch params and a Gluon net holding the same initial values."""
-    w, b = init_params(num_inputs)
-    net = gluon_net(num_inputs)
-    dense = net[0]
-    dense.weight.set_data(w.T)  # Dense.weight is (units, in_units)
-    dense.bias.set_data(b)
-    return [w, b], net
 
 
 def params_of(params):

@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_gluon import seed
-from d2l_gluon.data import load_fashion_mnist
 from d2l_gluon.mlp import ACTIVATIONS, gluon_net, init_params, mlp, relu, scratch_net, sigmoid, tanh
 from d2l_gluon.softmax_regression import cross_entropy
-from d2l_gluon.train import sgd, train, train_classifier
+from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
+from d2l_gluon.train import sgd, train
 
-from .helpers import assert_close, autograd_gradient, numeric_gradient
+from .helpers import (assert_close, autograd_gradient, numeric_gradient, train_like_the_cli,
+                      training_batches)
 
 LR, BATCH_SIZE, NUM_STEPS = 0.5, 256, 50
 SIGMA = 0.01  # standard deviation of the initial weights
@@ -99,14 +99,7 @@ def test_naive_sigmoid_gradient_is_nan_in_the_tail():
 
 @pytest.fixture(scope='module')
 def batches():
-    """The first 50 shuffled training batches of the real data (fast loader), as a fixed list."""
-    seed(0)
-    train_iter, _ = load_fashion_mnist(BATCH_SIZE, loader='fast')
-    fixed = []
-    for X, y in train_iter:
-        fixed.append((X, y))
-        if len(fixed) == NUM_STEPS:
-            return fixed
+    return training_batches(BATCH_SIZE, NUM_STEPS)
 
 
 def twins(activation, dtype='float32', hybridize=True, num_hiddens=256):
@@ -116,18 +109,10 @@ def twins(activation, dtype='float32', hybridize=True, num_hiddens=256):
         p.attach_grad()
     net = gluon_net(num_hiddens=num_hiddens, activation=activation)
     net.cast(dtype)
-    W1, b1, W2, b2 = params
-    for dense, W, b in ((net[0], W1, b1), (net[1], W2, b2)):
-        dense.weight.set_data(W.T)  # Dense.weight is (units, in_units)
-        dense.bias.set_data(b)
+    copy_to_gluon(params, net)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     return params, net
-
-
-def gluon_params(net):
-    """Return the Gluon net's parameters in the scratch layout [W1, b1, W2, b2]."""
-    return [net[0].weight.data().T, net[0].bias.data(), net[1].weight.data().T, net[1].bias.data()]
 
 
 @NAMES
@@ -172,7 +157,7 @@ def test_fifty_steps_give_the_same_parameters(batches, name):
     h_gluon = train(net, data, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step, num_epochs=1)
     assert max(float((p - p0).abs().max().asscalar()) for p, p0 in zip(params, start)) > 10 * SIGMA
     # atol: weights start at N(0, 0.01^2) and some cross zero; the floor is rtol * 0.01
-    for p, q, what in zip(params, gluon_params(net), ['W1', 'b1', 'W2', 'b2']):
+    for p, q, what in zip(params, gluon_as_scratch(net), ['W1', 'b1', 'W2', 'b2']):
         assert_close(p, q, rtol=1e-4, atol=1e-4 * SIGMA, what='%s after 50 steps' % what)
     assert_close(h_scratch[0]['loss'], h_gluon[0]['loss'], rtol=1e-4, atol=0, what='epoch loss')
 
@@ -182,18 +167,7 @@ def test_fifty_steps_give_the_same_parameters(batches, name):
 @pytest.mark.slow
 @pytest.mark.parametrize('impl', ['scratch', 'gluon'])
 def test_five_epochs_reach_the_books_test_accuracy(impl):
-    # the run of `d2l-gluon mlp` with its defaults: --seed 0 seeds each version with seed + 1
-    train_iter, test_iter = load_fashion_mnist(BATCH_SIZE, loader='fast')
-    seed(0 + 1)
-    if impl == 'scratch':
-        params = init_params(num_hiddens=256)
-        net, loss, updater = scratch_net(params, 'relu'), cross_entropy, lambda n: sgd(params, LR, n)
-    else:
-        net = gluon_net(num_hiddens=256, activation='relu')
-        net.hybridize(static_alloc=True, static_shape=True)
-        trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': LR})
-        loss, updater = gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step
-    history = train_classifier(net, train_iter, test_iter, loss, updater, num_epochs=5)
+    history = train_like_the_cli('mlp', impl, LR, num_epochs=5)
     assert [e['epoch'] for e in history] == [1, 2, 3, 4, 5]
     assert history[-1]['loss'] < history[0]['loss']
     assert history[-1]['test_acc'] >= 0.85, history[-1]

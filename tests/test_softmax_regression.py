@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_gluon import seed
-from d2l_gluon.data import load_fashion_mnist
 from d2l_gluon.softmax_regression import (cross_entropy, gluon_loss, gluon_net, init_params,
                                           log_softmax, scratch_net, softmax, softmax_regression)
-from d2l_gluon.train import sgd, train, train_classifier
+from d2l_gluon.params import copy_to_gluon
+from d2l_gluon.train import sgd, train
 
-from .helpers import assert_close, autograd_gradient, numeric_gradient
+from .helpers import (assert_close, autograd_gradient, numeric_gradient, train_like_the_cli,
+                      training_batches)
 
 LR, BATCH_SIZE, NUM_STEPS = 0.1, 256, 50
 SIGMA = 0.01  # standard deviation of the initial weights
@@ -93,22 +93,14 @@ def test_cross_entropy_gradient_is_softmax_minus_one_hot():
 
 @pytest.fixture(scope='module')
 def batches():
-    """The first 50 shuffled training batches of the real data (fast loader), as a fixed list."""
-    seed(0)
-    train_iter, _ = load_fashion_mnist(BATCH_SIZE, loader='fast')
-    fixed = []
-    for X, y in train_iter:
-        fixed.append((X, y))
-        if len(fixed) == NUM_STEPS:
-            return fixed
+    return training_batches(BATCH_SIZE, NUM_STEPS)
 
 
 def twins(hybridize):
     """Scratch params [W, b] and a Gluon net holding the same initial values."""
     W, b = init_params()
     net = gluon_net()
-    net[0].weight.set_data(W.T)  # Dense.weight is (units, in_units)
-    net[0].bias.set_data(b)
+    copy_to_gluon([W, b], net)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     return [W, b], net
@@ -193,16 +185,7 @@ def test_fifty_steps_give_the_same_parameters_and_epoch_losses(batches, hybridiz
 @pytest.mark.slow
 @pytest.mark.parametrize('impl', ['scratch', 'gluon'])
 def test_five_epochs_reach_the_books_test_accuracy(impl):
-    # the run of `d2l-gluon softmax` with its defaults: --seed 0 seeds each version with seed + 1
-    train_iter, test_iter = load_fashion_mnist(BATCH_SIZE, loader='fast')
-    seed(0 + 1)
-    if impl == 'scratch':
-        net, loss, updater = _scratch_setup(init_params())
-    else:
-        net = gluon_net()
-        net.hybridize(static_alloc=True, static_shape=True)
-        net, loss, updater = _gluon_setup(net)
-    history = train_classifier(net, train_iter, test_iter, loss, updater, num_epochs=5)
+    history = train_like_the_cli('softmax', impl, LR, num_epochs=5)
     assert [e['epoch'] for e in history] == [1, 2, 3, 4, 5]
     assert history[-1]['loss'] < history[0]['loss']
     assert history[-1]['test_acc'] >= 0.82, history[-1]
