@@ -791,6 +791,53 @@ def run_compare(args):
     return 0
 
 
+# ---- launch
+
+def _add_launch(sub):
+    p = sub.add_parser(
+        'launch', help='train softmax or mlp in several worker processes (parameter server)',
+        usage='d2l-gluon launch -n WORKERS [-s SERVERS] [--timeout S] -- CHAPTER ARGS...',
+        description='Start a scheduler, SERVERS servers and WORKERS workers on 127.0.0.1; every '
+                    'worker runs "d2l-gluon CHAPTER ARGS... --kvstore dist_sync" on its own shard '
+                    'of the training set, --batch-size being the batch of all workers together. '
+                    'Worker 0 writes the run folder, worker r its sub-folder worker<r>. When any '
+                    'process fails, all are stopped.')
+    p.add_argument('-n', '--workers', type=positive_int, required=True, help='worker processes')
+    p.add_argument('-s', '--servers', type=positive_int, default=1,
+                   help='server processes (default 1)')
+    p.add_argument('--timeout', type=positive_float, metavar='S',
+                   help='stop every process after S seconds (default: no limit)')
+    p.add_argument('chapter_args', nargs=argparse.REMAINDER, metavar='-- CHAPTER ARGS',
+                   help='softmax or mlp and its options, e.g. -- softmax --impl gluon')
+    p.set_defaults(run=run_launch)
+
+
+def run_launch(args):
+    from .launch import launch
+    command = args.chapter_args[1:] if args.chapter_args[:1] == ['--'] else list(args.chapter_args)
+    if not command or command[0] not in ('softmax', 'mlp'):
+        raise D2LError('name the chapter to train after --: softmax or mlp, e.g. '
+                       'd2l-gluon launch -n 2 -- softmax --impl gluon')
+    # check the chapter's options before any process starts (a usage error exits 2 here)
+    chapter = build_parser().parse_args(command)
+    if chapter.kvstore is None:
+        chapter.kvstore = 'dist_sync'
+        command += ['--kvstore', chapter.kvstore]
+    elif not chapter.kvstore.startswith('dist'):
+        raise D2LError('--kvstore %s does not reach across processes; use dist_sync (the default '
+                       'of launch) or dist_async' % chapter.kvstore)
+    distributed.check(chapter.ctx, chapter.kvstore, _impls(chapter))
+    distributed.check_workers(chapter, chapter.kvstore, args.workers)
+    if chapter.out is None:
+        # the workers must agree on the run folder, so the launcher names it
+        chapter.out = os.path.join('runs', '%s-%s' % (command[0], time.strftime('%Y%m%d-%H%M%S')))
+        command += ['--out', chapter.out]
+    launch(command, args.workers, args.servers, args.timeout)
+    print('results in %s' % ', '.join(
+        [chapter.out] + [os.path.join(chapter.out, 'worker%d' % r) for r in range(1, args.workers)]))
+    return 0
+
+
 # ---- all
 
 CHAPTERS = ('linreg', 'softmax', 'mlp', 'logreg')
@@ -886,6 +933,7 @@ def build_parser():
     _add_logreg(sub)
     _add_compare(sub)
     _add_predict(sub)
+    _add_launch(sub)
     _add_all(sub)
     return parser
 

@@ -127,7 +127,6 @@ def single_process_on_the_union(data_dir, seed, lr, batch_size, num_epochs, num_
     return net
 
 
-@pytest.mark.slow
 def test_two_workers_end_equal_to_one_process_on_the_union_of_their_shards(fake_data, tmp_path):
     out = tmp_path / 'run'
     # 100 examples per worker in batches of 12: the last batch of each epoch has 4; random
@@ -172,7 +171,6 @@ def gone(pid):
         return True
 
 
-@pytest.mark.slow
 def test_a_killed_worker_stops_the_launcher_and_every_process(fake_data, tmp_path):
     # 1000 epochs: the workers are still training when one of them is killed
     launcher = subprocess.Popen(
@@ -241,3 +239,28 @@ def test_children_get_their_own_dmlc_variables_only():
     assert 'DMLC_X' not in env and env['PATH'] == '/bin'
     assert base['DMLC_ROLE'] == 'server'  # the parent's environment is untouched
     assert 0 < free_port() < 65536
+
+
+def test_scheduler_moves_to_another_port_when_its_port_was_taken(monkeypatch):
+    import io
+    import socket
+
+    from d2l_gluon import launch
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1], launch.free_port()])
+    monkeypatch.setattr(launch, 'free_port', lambda: next(ports))
+    log = io.StringIO()
+    job = launch.Job(['softmax'], num_workers=1, stdout=io.StringIO(), stderr=log)
+    try:
+        job.start_scheduler()
+        scheduler = job.children[-1]
+        assert job.port != taken.getsockname()[1]
+        assert launch.listening(scheduler.pid, job.port)
+        assert not launch.listening(scheduler.pid, taken.getsockname()[1])
+    finally:
+        job.stop()
+        taken.close()
+    assert 'was taken before the scheduler could bind it' in log.getvalue(), log.getvalue()
+    assert len(job.children) == 1 and gone(job.children[0].pid)

@@ -1,0 +1,233 @@
+"""Data parallelism with MXNet's kvstore: several devices in one process, several processes.
+
+Several devices (``--ctx cpu(0),cpu(1) --kvstore device``): the Gluon net
+keeps a copy of its parameters on every device, ``train_epoch`` splits each
+batch across them, and the Trainer's kvstore sums the devices' gradients
+before the step.  Every copy then takes the step one device takes on the
+whole batch.  Without a kvstore each copy would step on its own slice's
+gradient and the copies would silently drift apart: we refuse that.
+
+Several processes (``d2l-gluon launch -n 2 -- softmax --impl gluon``, which
+runs every worker with ``--kvstore dist_sync``): worker ``rank`` of
+``num_workers`` trains on its own shard, every num_workers-th example of the
+training set starting at ``rank``, in batches of batch_size / num_workers.
+The servers sum the workers' gradients and take the sgd step with the scale
+1 / (n * num_workers) for local batches of n -- the step of one process on
+the union of the workers' batches, at the learning rate of single-process
+training -- and every worker pulls the new parameters.  Worker 0 writes the
+run folder; worker r > 0 writes its own run folder ``<out>/worker<r>``.
+
+The scratch versions stay on one device without a kvstore.
+"""
+import gc
+import os
+import sys
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import nd
+
+from .errors import D2LError
+
+KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
+
+# the parameter-server kvstore this process joined, if any (see exit_code)
+_joined = None
+
+
+def shard_indices(num_examples, rank, num_workers):
+    """Return the indices of worker rank's shard: every num_workers-th example from rank.
+
+    All shards have num_examples // num_workers examples (the last
+    num_examples % num_workers examples are left out), so every worker takes
+    the same number of steps of the same sizes: in dist_sync a worker with one
+    step more would wait for the others forever.
+    """
+    size = num_examples // num_workers
+    return np.arange(rank, size * num_workers, num_workers)
+
+
+def check(contexts, kvstore, impls):
+    """Raise D2LError unless the devices, the kvstore and the implementations go together."""
+    names = ','.join(str(c) for c in contexts)
+    if len(set(contexts)) != len(contexts):
+        raise D2LError('--ctx %s names a device twice; name each device once' % names)
+    if 'scratch' in impls and (len(contexts) > 1 or kvstore):
+        raise D2LError('%s trains the Gluon version only: the scratch version runs on one device '
+                       'without a kvstore; add --impl gluon'
+                       % ('--ctx %s' % names if len(contexts) > 1 else '--kvstore %s' % kvstore))
+    if len(contexts) > 1 and not kvstore:
+        raise D2LError('--ctx %s names %d devices but no --kvstore: without one every device would '
+                       'update its own copy of the parameters and the copies would drift apart; '
+                       'add --kvstore device (or local)' % (names, len(contexts)))
+
+
+def check_workers(args, kvstore, num_workers):
+    """Raise D2LError unless a classifier command's args can run on num_workers workers."""
+    if getattr(args, 'resume', None):
+        raise D2LError('--resume does not work with --kvstore %s: the workers would have to agree '
+                       'on the epoch to continue from; start the run again' % kvstore)
+    if getattr(args, 'loader', 'fast') != 'fast':
+        raise D2LError('--loader %s does not split the training set into shards; use --loader fast '
+                       'with --kvstore %s' % (args.loader, kvstore))
+    if args.batch_size % num_workers:
+        raise D2LError('--batch-size %d is the batch of all %d workers together and must split '
+                       'evenly among them; choose a multiple of %d'
+                       % (args.batch_size, num_workers, num_workers))
+
+
+class Devices:
+    """Where one process trains: its devices, its kvstore, and its place among the workers."""
+
+    def __init__(self, contexts, kvstore=None, kv=None, batch_size=None):
+        self.contexts = list(contexts)
+        self.ctx = self.contexts[0]  # the data and the evaluation live here
+        self.kvstore = kvstore
+        self.kv = kv  # the joined parameter-server kvstore, or None
+        self.rank = kv.rank if kv is not None else 0
+        self.num_workers = kv.num_workers if kv is not None else 1
+        self.batch_size = batch_size  # of all workers together
+        self.shard_size = None
+
+    @property
+    def split(self):
+        """Return the ctx argument of train(): the list of devices when there are several, else None."""
+        return self.contexts if len(self.contexts) > 1 else None
+
+    def shard(self, train_iter):
+        """Return this worker's part of train_iter, an ArrayLoader of the whole training set.
+
+        One worker gets train_iter itself.  Worker rank gets shard_indices()
+        in batches of batch_size / num_workers, shuffled as train_iter was:
+        every worker draws the same permutation of its shard from the shared
+        seed.
+        """
+        from .data import ArrayLoader
+        if self.num_workers == 1:
+            if isinstance(train_iter, ArrayLoader):  # the book loader is checked batch by batch
+                self.shard_size = len(train_iter.features)
+                _check_split(self.shard_size, train_iter.batch_size, len(self.contexts))
+            return train_iter
+        indices = shard_indices(len(train_iter.features), self.rank, self.num_workers)
+        self.shard_size = len(indices)
+        if not self.shard_size:
+            raise D2LError('%d training examples cannot be shared among %d workers; start fewer '
+                           'workers' % (len(train_iter.features), self.num_workers))
+        batch_size = train_iter.batch_size // self.num_workers
+        _check_split(len(indices), batch_size, len(self.contexts))
+        j = nd.array(indices, ctx=train_iter.features.context, dtype='int64')
+        return ArrayLoader(train_iter.features.take(j), train_iter.labels.take(j), batch_size,
+                           train_iter.shuffle)
+
+    def build(self, impl, model, lr):
+        """Return (net, params, loss, updater) of impl on these devices, as build_classifier does."""
+        from .classifier import build_classifier
+        if impl == 'scratch':
+            return build_classifier(impl, model, lr, self.ctx)
+        if self.kv is None:
+            # one device: Trainer's default 'device' creates no kvstore at all
+            return build_classifier(impl, model, lr, self.split or self.ctx,
+                                    kvstore=self.kvstore or 'device')
+        # the servers hold the parameters and take the sgd step on the workers' summed gradient;
+        # every worker pulls the result (update_on_kvstore, MXNet's default for dist kvstores).
+        # Summing on the servers but stepping on the workers (update_on_kvstore=False) races
+        # here: the servers overwrite the initial weights with the first summed gradient, and a
+        # worker whose initial pull of the weights arrives late gets the gradient instead.
+        net, params, loss, step = build_classifier(impl, model, lr, self.contexts,
+                                                   kvstore=self.kv)
+        whole = self.batch_size
+        grads = [g for p in net.collect_params().values() if p.grad_req != 'null'
+                 for g in p.list_grad()]
+
+        def updater(batch):
+            """Step on the gradient summed over every worker's batch of this size."""
+            # the servers keep the scale 1 / whole of the first step (Trainer refuses a change),
+            # so a short last batch (the same on every worker) rescales its own gradients
+            if batch * self.num_workers != whole:
+                for g in grads:
+                    g *= whole / (batch * self.num_workers)
+            step(whole)
+        return net, params, loss, updater
+
+    def describe(self):
+        """Return one line on this worker's place: rank, shard and batch size."""
+        first = ', '.join(str(self.rank + k * self.num_workers) for k in range(3))
+        return ('worker %d of %d (%s, kvstore %s): %d training examples (%s, ...) in batches of %d '
+                '(%d for all workers)'
+                % (self.rank, self.num_workers, ','.join(str(c) for c in self.contexts),
+                   self.kvstore, self.shard_size, first, self.batch_size // self.num_workers,
+                   self.batch_size))
+
+
+def _check_split(num_examples, batch_size, num_devices):
+    """Raise D2LError when some batch would leave a device without examples."""
+    last = num_examples % batch_size
+    if num_devices > 1 and (batch_size < num_devices or 0 < last < num_devices):
+        raise D2LError('batches of %d examples (the last one of %d) cannot be split across %d '
+                       'devices; choose a --batch-size that gives every device an example'
+                       % (batch_size, last or batch_size, num_devices))
+
+
+def setup(args):
+    """Check --ctx, --kvstore and --impl of a classifier command; return this process's Devices.
+
+    With a dist kvstore the process joins the parameter server (waiting until
+    every worker has joined), and a worker of rank r > 0 is moved into its own
+    run folder <out>/worker<r>, so that no two processes write the same file.
+    """
+    kvstore = getattr(args, 'kvstore', None)
+    impls = ('scratch', 'gluon') if args.impl == 'both' else (args.impl,)
+    check(args.ctx, kvstore, impls)
+    if not (kvstore or '').startswith('dist'):
+        return Devices(args.ctx, kvstore, batch_size=args.batch_size)
+    if os.environ.get('DMLC_ROLE') != 'worker':
+        raise D2LError('--kvstore %s needs a scheduler and servers: start the workers with '
+                       'd2l-gluon launch -n WORKERS -- %s ... (see "Several devices and several '
+                       'processes" in README.md)' % (kvstore, args.command))
+    check_workers(args, kvstore, int(os.environ.get('DMLC_NUM_WORKER', '1')))
+    devices = Devices(args.ctx, kvstore, join(kvstore), args.batch_size)
+    if devices.rank > 0:
+        out = args.out or os.path.join('runs', '%s-%s' % (args.command, time.strftime('%Y%m%d-%H%M%S')))
+        args.out = os.path.join(out, 'worker%d' % devices.rank)
+    return devices
+
+
+def join(kvstore):
+    """Create the dist kvstore, which joins the scheduler and blocks until every node has joined.
+
+    From here on a failing worker must end at once (see exit_code), so an
+    uncaught exception prints its traceback and ends the process too.
+    """
+    global _joined
+    _joined = mx.kv.create(kvstore)
+    hook = sys.excepthook
+
+    def excepthook(kind, value, traceback):
+        hook(kind, value, traceback)
+        exit_code(1)
+    sys.excepthook = excepthook
+    return _joined
+
+
+def exit_code(code):
+    """Leave the parameter server, if this process joined one; return code.
+
+    Leaving means the kvstore's destructor: it waits at a barrier for every
+    worker, then worker 0 stops the servers.  After a success that happens
+    here, not during interpreter shutdown, when MXNet's engine may already
+    be gone (the process then aborts).  A failed worker ends at once with
+    os._exit instead: the barrier would wait for workers that are waiting for
+    this one's gradients, and the job would hang rather than fail.  The
+    launcher, seeing the failure, stops the others.
+    """
+    global _joined
+    if _joined is None:
+        return code
+    if code:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    _joined = None
+    gc.collect()  # the Trainer holding the kvstore sits in a reference cycle with its Parameters
+    return code
