@@ -23,18 +23,24 @@ def classifier_model(chapter, num_hiddens=256, activation='relu', **_):
     raise D2LError('%s is not a classification chapter (softmax or mlp)' % chapter)
 
 
-def build_classifier(impl, model, lr, ctx, kvstore='device', update_on_kvstore=None):
+def build_classifier(impl, model, lr, ctx, kvstore='device', update_on_kvstore=None,
+                     dtype='float32'):
     """Return (net, params, loss, updater) of one implementation; params is the net for Gluon.
 
     Scratch: our params, net, cross_entropy and sgd.  Gluon: the net hybridized
     with static memory and shapes, SoftmaxCrossEntropyLoss and Trainer('sgd');
     ctx may be a list of devices, and kvstore and update_on_kvstore go to the
-    Trainer (see d2l_gluon.distributed).
+    Trainer (see d2l_gluon.distributed).  dtype='float64' is for comparisons.
     """
     if impl == 'scratch':
         params = model.init_params(ctx=ctx)
+        if dtype != 'float32':
+            params = [p.astype(dtype) for p in params]
+            for p in params:
+                p.attach_grad()
         return model.scratch_net(params), params, cross_entropy, lambda n: sgd(params, lr, n)
     net = model.gluon_net(ctx=ctx)
+    net.cast(dtype)
     net.hybridize(static_alloc=True, static_shape=True)
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr}, kvstore=kvstore,
                             update_on_kvstore=update_on_kvstore)

@@ -281,10 +281,16 @@ def read_image(path):
     except (UnidentifiedImageError, OSError) as e:
         raise D2LError('cannot read %s as an image (%s); pass a PNG file' % (path, e)) from None
     notes = []
-    if image.mode != 'L':
-        notes.append('converted from %s to grayscale' % image.mode)
-        image = image.convert('L')
-    if image.size != (28, 28):
-        notes.append('resized from %dx%d to 28x28' % image.size)
-        image = image.resize((28, 28), Image.BILINEAR)
-    return np.asarray(image, dtype=np.float32) / np.float32(255), notes
+    if image.mode.startswith('I;16') or image.mode == 'I':
+        # 16-bit grayscale: convert('L') would clip every value above 255 to white
+        notes.append('scaled from 16-bit grayscale')
+        pixels = np.asarray(image, dtype=np.float32) / np.float32(65535)
+    else:
+        if image.mode != 'L':
+            notes.append('converted from %s to grayscale' % image.mode)
+            image = image.convert('L')
+        pixels = np.asarray(image, dtype=np.float32) / np.float32(255)
+    if pixels.shape != (28, 28):
+        notes.append('resized from %dx%d to 28x28' % (pixels.shape[1], pixels.shape[0]))
+        pixels = np.asarray(Image.fromarray(pixels, mode='F').resize((28, 28), Image.BILINEAR))
+    return np.clip(pixels, 0, 1), notes

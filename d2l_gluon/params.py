@@ -77,9 +77,16 @@ def export_gluon(prefix, net):
     """Export a hybridized net as prefix-symbol.json and prefix-0000.params, each written atomically."""
     folder, name = os.path.split(prefix)
     tmp_prefix = os.path.join(folder, '.tmp-' + name)
-    net.export(tmp_prefix)
-    for suffix in ('-symbol.json', '-0000.params'):
-        os.replace(tmp_prefix + suffix, prefix + suffix)
+    suffixes = ('-symbol.json', '-0000.params')
+    try:
+        net.export(tmp_prefix)
+        for suffix in suffixes:
+            os.replace(tmp_prefix + suffix, prefix + suffix)
+    except BaseException:
+        for suffix in suffixes:
+            if os.path.exists(tmp_prefix + suffix):
+                os.remove(tmp_prefix + suffix)
+        raise
 
 
 # ---- checkpoints

@@ -42,7 +42,7 @@ def summarize(folder, chapters):
     return summary
 
 
-COLUMNS = [('loss', 'final loss', '%.4f'), ('test_acc', 'test acc', '%.3f'),
+COLUMNS = [('loss', 'final loss', '%.4g'), ('test_acc', 'test acc', '%.3f'),
            ('train_acc', 'train acc', '%.3f'), ('param_error', 'param error', '%.2g'),
            ('seconds', 'seconds', '%.1f')]
 
@@ -72,9 +72,15 @@ def _table(header, rows):
     return '<table><thead><tr>%s</tr></thead><tbody>%s</tbody></table>' % (head, body)
 
 
-def _epoch_table(run):
-    keys = [k for k in run['epochs'][0] if k != 'epoch']
-    rows = [[e['epoch']] + ['%.6g' % e[k] for k in keys] for e in run['epochs']]
+def _epoch_table(run, most=25):
+    """Return the per-epoch table; of a long run (logreg: 1000 epochs) every k-th epoch and the last."""
+    epochs = run['epochs']
+    if len(epochs) > most:
+        step = -(-len(epochs) // (most - 1))
+        epochs = [e for e in epochs if e['epoch'] == 1 or e['epoch'] % step == 0] + (
+            [epochs[-1]] if epochs[-1]['epoch'] % step else [])
+    keys = [k for k in epochs[0] if k != 'epoch']
+    rows = [[e['epoch']] + ['%.6g' % e[k] for k in keys] for e in epochs]
     return _table(['epoch'] + keys, rows)
 
 

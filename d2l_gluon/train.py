@@ -31,7 +31,7 @@ def sgd(params, lr, batch_size):
 
 def accuracy(y_hat, y):
     """Return the number of rows whose arg-max equals the label, as a 1-element NDArray."""
-    return (y_hat.argmax(axis=1) == y.astype('float32')).sum()
+    return (y_hat.argmax(axis=1) == y.astype(y_hat.dtype)).sum()
 
 
 def evaluate_accuracy(net, data_iter):

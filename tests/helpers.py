@@ -133,3 +133,16 @@ def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0):
     seed(seed_value + 1)  # the CLI seeds each version with --seed + 1
     net, _, loss, updater = build_classifier(impl, classifier_model(chapter), lr, None)
     return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs)
+
+
+def start_cli(*args, stdout=None, stderr=None):
+    """Start ``python -m d2l_gluon ARGS`` with Ctrl-C working as in a terminal; return the Popen.
+
+    A process a shell starts in the background inherits SIGINT ignored, and a
+    Python started so installs no KeyboardInterrupt handler; resetting SIGINT
+    to SIG_DFL before exec makes the child's Python install its default one.
+    """
+    import signal
+    return subprocess.Popen([sys.executable, '-m', 'd2l_gluon'] + [str(a) for a in args],
+                            stdout=stdout, stderr=stderr,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
