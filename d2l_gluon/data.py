@@ -38,9 +38,10 @@ def data_iter(batch_size, features, labels):
     if batch_size < 1:
         raise D2LError('batch_size must be a positive integer, got %r' % (batch_size,))
     num_examples = len(features)
-    indices = shuffled_indices(num_examples)
+    # one host-to-device copy of the permutation per epoch; each batch slices it
+    indices = nd.array(shuffled_indices(num_examples), ctx=features.context, dtype='int64')
     for i in range(0, num_examples, batch_size):
-        j = nd.array(indices[i: i + batch_size], ctx=features.context, dtype='int64')
+        j = indices[i: i + batch_size]
         yield features.take(j), labels.take(j)
 
 
@@ -55,15 +56,10 @@ class ArrayLoader:
         return -(-len(self.features) // self.batch_size)
 
     def __iter__(self):
-        features, labels = self.features, self.labels
         if self.shuffle:
-            # the batches of data_iter, drawn differently: one take puts the whole set in the
-            # shuffled order, after which every batch is a slice (a view, no copy), so an epoch
-            # costs two device operations instead of three per batch
-            j = nd.array(shuffled_indices(len(features)), ctx=features.context, dtype='int64')
-            features, labels = features.take(j), labels.take(j)
-        return ((features[i: i + self.batch_size], labels[i: i + self.batch_size])
-                for i in range(0, len(features), self.batch_size))
+            return data_iter(self.batch_size, self.features, self.labels)
+        return ((self.features[i: i + self.batch_size], self.labels[i: i + self.batch_size])
+                for i in range(0, len(self.features), self.batch_size))
 
 
 # ---- Fashion-MNIST

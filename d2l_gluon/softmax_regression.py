@@ -14,16 +14,18 @@ NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
 def softmax(O):
     """Return row-wise softmax of O (batch_size, num_outputs); rows sum to 1."""
-    # subtract the row max before exp so large logits cannot overflow
-    O_exp = (O - O.max(axis=1, keepdims=True)).exp()
+    # subtract the row max before exp so large logits cannot overflow; the result does not
+    # depend on the max, so it is detached from the gradient
+    O_exp = (O - O.max(axis=1, keepdims=True).detach()).exp()
     return O_exp / O_exp.sum(axis=1, keepdims=True)
 
 
 def log_softmax(O):
     """Return row-wise log(softmax(O)), computed without forming softmax(O)."""
     # log softmax(o)_j = (o_j - m) - log sum_k exp(o_k - m) with m = max_k o_k:
-    # exp never overflows and the log never sees 0
-    shifted = O - O.max(axis=1, keepdims=True)
+    # exp never overflows and the log never sees 0.  The result does not depend on m,
+    # so m is detached: its gradient (exactly 0) is not computed
+    shifted = O - O.max(axis=1, keepdims=True).detach()
     return shifted - shifted.exp().sum(axis=1, keepdims=True).log()
 
 

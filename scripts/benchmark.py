@@ -38,13 +38,14 @@ import time  # noqa: E402
 import d2l_gluon  # noqa: E402  (first: it tunes OpenBLAS before mxnet loads)
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
-from mxnet import gluon, nd  # noqa: E402
+from mxnet import nd  # noqa: E402
 
 from d2l_gluon import mlp, seed, softmax_regression  # noqa: E402
+from d2l_gluon.classifier import build_classifier  # noqa: E402
 from d2l_gluon.data import load_fashion_mnist  # noqa: E402
 from d2l_gluon.errors import D2LError  # noqa: E402
 from d2l_gluon.files import prepare_out_dir, write_json  # noqa: E402
-from d2l_gluon.train import evaluate_accuracy, sgd, train_epoch  # noqa: E402
+from d2l_gluon.train import evaluate_accuracy, train_epoch  # noqa: E402
 
 # model name -> (module with init_params, scratch_net, gluon_net; the book's learning rate)
 MODELS = {'softmax': (softmax_regression, 0.1), 'mlp': (mlp, 0.5)}
@@ -56,18 +57,6 @@ TARGETS = {'book/fast': ('>=', 15.0), 'fast/lower bound': ('<=', 1.5), 'scratch/
 
 
 # ---- building and timing the models
-
-def build_classifier(model, impl, lr, ctx):
-    """Return (net, loss, updater) for impl, built exactly as d2l_gluon.cli.run_classifier builds it."""
-    if impl == 'scratch':
-        params = model.init_params(ctx=ctx)
-        return (model.scratch_net(params), softmax_regression.cross_entropy,
-                lambda n: sgd(params, lr, n))
-    net = model.gluon_net(ctx=ctx)
-    net.hybridize(static_alloc=True, static_shape=True)
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
-    return net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step
-
 
 def layer_shapes(model):
     """Return [(num_inputs, num_outputs)] of the model's weight matrices, read from init_params."""
@@ -318,7 +307,7 @@ def run(args, log=print):
             results['train'][name][impl] = {}
             for loader in LOADERS:
                 seed(args.seed + 1)  # every build starts from the same state, as in the CLI
-                net, loss, updater = build_classifier(model, impl, lr, ctx)
+                net, _, loss, updater = build_classifier(impl, model, lr, ctx)
                 seconds, examples, mean_loss = time_training(net, loss, updater, loaders[loader],
                                                              s['warmup'], s['epochs'])
                 results['train'][name][impl][loader] = {
