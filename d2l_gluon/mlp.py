@@ -6,7 +6,7 @@ Activation functions first, then the scratch MLP, then "# ---- concise
 from mxnet import init, nd
 from mxnet.gluon import nn
 
-from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, matmul
+from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine
 
 
 def relu(X):
@@ -51,8 +51,8 @@ ACTIVATIONS = {'relu': relu, 'sigmoid': sigmoid, 'tanh': tanh}
 def mlp(X, params, activation=relu):
     """Return the logits H W2 + b2 with H = activation(X W1 + b1), shape (batch_size, num_outputs)."""
     W1, b1, W2, b2 = params
-    H = activation(matmul(X.reshape((-1, W1.shape[0])), W1) + b1)
-    return matmul(H, W2) + b2
+    H = activation(affine(X.reshape((-1, W1.shape[0])), W1, b1))
+    return affine(H, W2, b2)
 
 
 def init_params(num_inputs=NUM_INPUTS, num_hiddens=256, num_outputs=NUM_OUTPUTS, ctx=None):

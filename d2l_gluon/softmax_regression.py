@@ -34,21 +34,22 @@ def cross_entropy(O, y):
     return -nd.pick(log_softmax(O), y, axis=1)
 
 
-def matmul(X, W):
-    """Return the matrix product X W, shape (X.shape[0], W.shape[1]): the same numbers as nd.dot(X, W).
+def affine(X, W, b):
+    """Return X W + b, shape (X.shape[0], W.shape[1]): the same numbers as nd.dot(X, W) + b.
 
-    nd.dot runs on the OpenBLAS bundled with the mxnet 1.9.1 wheel;
-    FullyConnected without bias computes the same product with oneDNN, about
-    twice as fast on CPU, and cuBLAS on GPU.  It stores weights as
-    (out, in), so we hand it W.T; autograd carries the gradient back through
-    the transpose.
+    Computed by FullyConnected, the same kernel Gluon's Dense uses: oneDNN on
+    CPU, about twice as fast as the OpenBLAS behind nd.dot in the mxnet 1.9.1
+    wheel, and it sums b's gradient over the batch inside its backward, where
+    the backward of a broadcast "+ b" is a slow reduction.  FullyConnected
+    stores weights as (out, in), so it gets W.T; autograd carries the
+    gradient back through the transpose.
     """
-    return nd.FullyConnected(X, W.T, no_bias=True, num_hidden=W.shape[1])
+    return nd.FullyConnected(X, W.T, b, num_hidden=W.shape[1])
 
 
 def softmax_regression(X, W, b):
     """Return the logits X W + b, shape (batch_size, num_outputs); X is flattened to 784 columns."""
-    return matmul(X.reshape((-1, W.shape[0])), W) + b
+    return affine(X.reshape((-1, W.shape[0])), W, b)
 
 
 def init_params(num_inputs=NUM_INPUTS, num_outputs=NUM_OUTPUTS, ctx=None):

@@ -189,3 +189,21 @@ def test_five_epochs_reach_the_books_test_accuracy(impl):
     assert [e['epoch'] for e in history] == [1, 2, 3, 4, 5]
     assert history[-1]['loss'] < history[0]['loss']
     assert history[-1]['test_acc'] >= 0.82, history[-1]
+
+
+def test_affine_is_the_matrix_product_plus_bias_with_its_gradients():
+    from d2l_gluon.softmax_regression import affine
+    X = nd.random.normal(shape=(7, 5), dtype='float64')
+    W = nd.random.normal(shape=(5, 3), dtype='float64')
+    b = nd.random.normal(shape=(3,), dtype='float64')
+    head = nd.random.normal(shape=(7, 3), dtype='float64')  # a random output gradient
+    grads = []
+    for f in (affine, lambda X, W, b: nd.dot(X, W) + b):
+        for p in (X, W, b):
+            p.attach_grad()
+        with autograd.record():
+            out = f(X, W, b)
+        out.backward(head)
+        grads.append([out] + [p.grad.copy() for p in (X, W, b)])
+    for ours, reference, what in zip(grads[0], grads[1], ['X W + b', 'dX', 'dW', 'db']):
+        assert_close(ours, reference, rtol=1e-12, atol=1e-12, what=what)
