@@ -146,3 +146,10 @@ def start_cli(*args, stdout=None, stderr=None):
     return subprocess.Popen([sys.executable, '-m', 'd2l_gluon'] + [str(a) for a in args],
                             stdout=stdout, stderr=stderr,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def one_line(stderr):
+    """Assert stderr is exactly one line and no traceback; return the line."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in stderr, stderr
+    return lines[0]

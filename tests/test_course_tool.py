@@ -24,7 +24,7 @@ from d2l_gluon.data import TEXT_LABELS, read_fashion_mnist
 from d2l_gluon.softmax_regression import softmax
 from d2l_gluon.train import train
 
-from .helpers import assert_close, run_cli, start_cli
+from .helpers import assert_close, one_line, run_cli, start_cli
 
 CHAPTERS = ['linreg', 'softmax', 'mlp', 'logreg']
 IMPLS = ['scratch', 'gluon']
@@ -76,13 +76,6 @@ def hidden_files(folder):
 
 def checkpoint_files(folder):
     return [n for n in os.listdir(str(folder)) if n.startswith('checkpoint')]
-
-
-def one_line(stderr):
-    """Assert stderr is exactly one line and no traceback; return the line."""
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in stderr, stderr
-    return lines[0]
 
 
 def assert_shows(text, value):
