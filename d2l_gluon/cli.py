@@ -74,10 +74,9 @@ def context_list(text):
     return contexts
 
 
-def _add_common(parser, impl=True):
-    if impl:
-        parser.add_argument('--impl', choices=('scratch', 'gluon', 'both'), default='both',
-                            help='which implementation to train (default both)')
+def _add_common(parser):
+    parser.add_argument('--impl', choices=('scratch', 'gluon', 'both'), default='both',
+                        help='which implementation to train (default both)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seeds mx.random, numpy and random, and so the batch order (default 0)')
     parser.add_argument('--ctx', type=context_list, default=[mx.cpu()],
@@ -417,11 +416,12 @@ def _add_softmax(sub):
 def run_softmax(args):
     from . import plot
     from .data import TEXT_LABELS
+    from .params import gluon_as_scratch
 
     def plot_weights(run, trained):
         images, titles = [], []
         for impl, (_, params) in trained.items():
-            W = params[0].asnumpy() if impl == 'scratch' else params[0].weight.data().asnumpy().T
+            W = (params if impl == 'scratch' else gluon_as_scratch(params))[0].asnumpy()
             images += list(W.T.reshape(-1, 28, 28))
             titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]
         plot.image_grid(images, titles, run.path('weights.png'), cmap='RdBu_r', symmetric=True)

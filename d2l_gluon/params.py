@@ -31,10 +31,13 @@ def copy_to_gluon(params, net):
 
 
 def gluon_as_scratch(net):
-    """Return the Dense layers' parameters in scratch layout [W1 (in, out), b1, ...] as NDArrays."""
+    """Return the Dense layers' parameters in scratch layout [W1 (in, out), b1, ...] as NDArrays.
+
+    On a net held on several devices the copies are equal; this returns the first device's.
+    """
     params = []
     for layer in dense_layers(net):
-        params += [layer.weight.data().T, layer.bias.data()]
+        params += [layer.weight.list_data()[0].T, layer.bias.list_data()[0]]
     return params
 
 
