@@ -7,6 +7,7 @@ from mxnet import gluon
 
 from . import mlp, softmax_regression
 from .errors import D2LError
+from .params import copy_to_gluon
 from .softmax_regression import cross_entropy
 from .train import sgd
 
@@ -32,6 +33,12 @@ def build_classifier(impl, model, lr, ctx, kvstore='device', update_on_kvstore=N
     with static memory and shapes, SoftmaxCrossEntropyLoss and Trainer('sgd');
     ctx may be a list of devices, and kvstore and update_on_kvstore go to the
     Trainer (see d2l_gluon.distributed).  dtype='float64' is for comparisons.
+
+    From the same random state both versions start from the same values: the
+    Gluon net is initialised with init.Normal(0.01) as the book does, then
+    given the parameters the scratch version draws, so that their results
+    differ only by the implementations (Dense stores its weight transposed, so
+    its own draw would be a different matrix).
     """
     if impl == 'scratch':
         params = model.init_params(ctx=ctx)
@@ -40,7 +47,9 @@ def build_classifier(impl, model, lr, ctx, kvstore='device', update_on_kvstore=N
             for p in params:
                 p.attach_grad()
         return model.scratch_net(params), params, cross_entropy, lambda n: sgd(params, lr, n)
+    start = model.init_params(ctx=ctx[0] if isinstance(ctx, (list, tuple)) else ctx)
     net = model.gluon_net(ctx=ctx)
+    copy_to_gluon(start, net)
     net.cast(dtype)
     net.hybridize(static_alloc=True, static_shape=True)
     optimizer = mx.optimizer.SGD(learning_rate=lr)
@@ -49,7 +58,7 @@ def build_classifier(impl, model, lr, ctx, kvstore='device', update_on_kvstore=N
     optimizer.aggregate_num = 1
     trainer = gluon.Trainer(net.collect_params(), optimizer, kvstore=kvstore,
                             update_on_kvstore=update_on_kvstore)
-    return net, net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step
+    return net, net, softmax_regression.gluon_loss(), trainer.step
 
 
 MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
@@ -73,7 +82,10 @@ def load_classifier(path, ctx=None):
         with open(os.path.join(folder or '.', 'model.json')) as f:
             description = json.load(f)
         chapter = description['chapter']
-    except (OSError, ValueError, KeyError):
+        if not (isinstance(description.get('num_hiddens', 1), int)
+                and description.get('activation', 'relu') in ('relu', 'sigmoid', 'tanh')):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise D2LError('%s is not in the run folder of a softmax or mlp run (no readable model.json '
                        'beside it); pass such a folder or its .params file' % path) from None
     if chapter not in ('softmax', 'mlp'):

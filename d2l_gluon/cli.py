@@ -19,7 +19,7 @@ from mxnet import nd
 from . import distributed, seed
 from .errors import D2LError, DivergenceError
 from .distributed import KVSTORES
-from .files import prepare_out_dir, write_json
+from .files import default_out_dir, prepare_out_dir, write_json
 
 IMPLS = ('scratch', 'gluon')
 
@@ -44,6 +44,9 @@ def _number(kind, test, requirement):
 
 
 positive_int = _number(int, lambda v: v > 0, 'a positive integer')
+# mx.random.seed takes 0 .. 2**32 - 1, and each implementation is seeded with --seed + 1
+seed_int = _number(int, lambda v: 0 <= v <= 2 ** 32 - 2, 'a seed from 0 to 4294967294')
+finite_float = _number(float, np.isfinite, 'a finite number')
 nonnegative_int = _number(int, lambda v: v >= 0, 'a non-negative integer')
 positive_float = _number(float, lambda v: np.isfinite(v) and v > 0, 'a positive number')
 nonnegative_float = _number(float, lambda v: np.isfinite(v) and v >= 0, 'a non-negative number')
@@ -69,6 +72,10 @@ def context_list(text):
             raise argparse.ArgumentTypeError(
                 '%r is not a device: use cpu, cpu(0), gpu(0) or a comma-separated list' % text)
         contexts.append(mx.Context(match.group(1), int(match.group(2) or 0)))
+        if contexts[-1].device_type == 'gpu' and contexts[-1].device_id >= mx.context.num_gpus():
+            raise argparse.ArgumentTypeError(
+                '%s: this mxnet sees %d GPUs; use cpu, or install a CUDA build of mxnet 1.9.1 '
+                '(e.g. mxnet-cu112)' % (contexts[-1], mx.context.num_gpus()))
     if not contexts:
         raise argparse.ArgumentTypeError('%r names no device' % text)
     return contexts
@@ -77,7 +84,7 @@ def context_list(text):
 def _add_common(parser):
     parser.add_argument('--impl', choices=('scratch', 'gluon', 'both'), default='both',
                         help='which implementation to train (default both)')
-    parser.add_argument('--seed', type=int, default=0,
+    parser.add_argument('--seed', type=seed_int, default=0,
                         help='seeds mx.random, numpy and random, and so the batch order (default 0)')
     parser.add_argument('--ctx', type=context_list, default=[mx.cpu()],
                         help='device, e.g. cpu or gpu(0) (default cpu)')
@@ -151,15 +158,19 @@ PROGRESS = _Progress()
 class RunFolder:
     """The run folder of one command: metrics.json (rewritten after every epoch) and figures."""
 
+    current = None  # the newest run folder: main() writes its metrics when training stops early
+
     def __init__(self, chapter, args):
         if args.out is None:
-            args.out = os.path.join('runs', '%s-%s' % (chapter, time.strftime('%Y%m%d-%H%M%S')))
+            args.out = default_out_dir(chapter)
         self.out = prepare_out_dir(args.out)
         self.chapter = chapter
         self.metrics = {'chapter': chapter, 'config': _config(args), 'runs': {}}
         if getattr(args, 'resume', None):
             self.metrics['runs'] = _read_metrics(self.out)['runs']
+        self.impl = None
         self.write()  # metrics.json exists from the start, so partial results always have one
+        RunFolder.current = self
 
     def path(self, name):
         return os.path.join(self.out, name)
@@ -173,6 +184,7 @@ class RunFolder:
         would take longer than the training.  Every epoch is recorded.
         """
         run = self.metrics['runs'].setdefault(impl, {'epochs': []})
+        self.impl = impl
 
         def on_epoch(record):
             run['epochs'].append(record)
@@ -227,7 +239,7 @@ def _add_linreg(sub):
                    help='number of features; --true-w must have this many values')
     p.add_argument('--noise', type=nonnegative_float, default=0.01)
     p.add_argument('--true-w', type=float_list, default=[2.0, -3.4])
-    p.add_argument('--true-b', type=_number(float, np.isfinite, 'a finite number'), default=4.2)
+    p.add_argument('--true-b', type=finite_float, default=4.2)
     p.add_argument('--full-batch', action='store_true',
                    help='full-batch gradient descent: one step per epoch on all examples')
     p.set_defaults(run=run_linreg)
@@ -330,7 +342,7 @@ def run_classifier(args, chapter, model, plot_model=None):
     """
     from . import plot
     from .classifier import MODEL_FILES
-    from .data import get_fashion_mnist_labels, load_fashion_mnist, read_fashion_mnist
+    from .data import get_fashion_mnist_labels, load_fashion_mnist, read_fashion_mnist, to_tensor
     from .params import export_gluon, load_checkpoint, remove_checkpoint, save_checkpoint
     from .softmax_regression import softmax
     from .train import train_classifier
@@ -393,7 +405,7 @@ def run_classifier(args, chapter, model, plot_model=None):
                       for impl, r in runs.items() for key in ('train_acc', 'test_acc')})],
         run.path('curves.png'))
     test_images, test_labels = read_fashion_mnist(args.data_dir)[2:]
-    X = nd.array(test_images[:20, None].astype(np.float32) / 255, ctx=ctx)
+    X = nd.array(to_tensor(test_images[:20]), ctx=ctx)
     titles = get_fashion_mnist_labels(test_labels[:20])
     for impl, (net, _) in trained.items():
         predicted = get_fashion_mnist_labels(softmax(net(X)).argmax(axis=1).asnumpy())
@@ -658,7 +670,8 @@ def _add_predict(sub):
 
 def run_predict(args):
     from .classifier import load_classifier
-    from .data import TEXT_LABELS, get_fashion_mnist_labels, read_fashion_mnist, read_image
+    from .data import (TEXT_LABELS, get_fashion_mnist_labels, read_fashion_mnist, read_image,
+                       to_tensor)
     from .softmax_regression import softmax
     if bool(args.images) == bool(args.from_test):
         raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
@@ -666,15 +679,15 @@ def run_predict(args):
     net, description = load_classifier(args.model, ctx)
     if args.from_test:
         images, labels = read_fashion_mnist(args.data_dir)[2:]
-        images = images[:args.from_test].astype(np.float32) / np.float32(255)
+        images = to_tensor(images[:args.from_test])
         names = ['test image %d (%s)' % (i, label)
                  for i, label in enumerate(get_fashion_mnist_labels(labels[:args.from_test]))]
     else:
         pictures = [read_image(path) for path in args.images]
-        images = np.stack([image for image, _ in pictures])
+        images = np.stack([image for image, _ in pictures])[:, None]
         names = ['%s%s' % (path, ' (%s)' % '; '.join(notes) if notes else '')
                  for path, (_, notes) in zip(args.images, pictures)]
-    probabilities = softmax(net(nd.array(images[:, None], ctx=ctx))).asnumpy()
+    probabilities = softmax(net(nd.array(images, ctx=ctx))).asnumpy()
     print('%s model (%s) from %s' % (description['chapter'], description['impl'], description['path']))
     for name, p in zip(names, probabilities):
         top = np.argsort(-p)[:3]
@@ -699,12 +712,12 @@ def _add_compare(sub):
                                    'exit 1 when they differ beyond the chapter tolerance.')
     p.add_argument('chapter', choices=sorted(COMPARE_TOLERANCE))
     p.add_argument('--num-epochs', type=positive_int, help="default: the chapter's")
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=seed_int, default=0)
     p.add_argument('--data-dir', help='Fashion-MNIST folder (softmax, mlp)')
     p.add_argument('--tolerance', type=positive_float,
                    help='largest relative difference allowed (default: 1e-5 linreg and logreg, '
                         '1e-4 softmax and mlp)')
-    p.add_argument('--perturb', type=float, default=0.0, metavar='EPS',
+    p.add_argument('--perturb', type=finite_float, default=0.0, metavar='EPS',
                    help='add EPS to the first Gluon bias after the copy, to see compare fail')
     p.set_defaults(run=run_compare)
 
@@ -779,7 +792,7 @@ def run_compare(args):
         copy_to_gluon(twin_params, net)
     histories = []
     for run_net, loss, updater in runs:
-        np.random.seed(args.seed + 1)  # the same batch order for both
+        seed(args.seed + 1)  # the same batch order for both
         histories.append(fit(run_net, loss, updater))
     keys = [k for k in ('loss', 'train_acc', 'test_acc') if k in histories[0][0]]
     print('%-6s' % 'epoch' + ''.join('  %17s %15s %9s' % ('scratch ' + k, 'gluon ' + k, 'rel diff')
@@ -843,7 +856,7 @@ def run_launch(args):
     distributed.check_workers(chapter, chapter.kvstore, args.workers)
     if chapter.out is None:
         # the workers must agree on the run folder, so the launcher names it
-        chapter.out = os.path.join('runs', '%s-%s' % (command[0], time.strftime('%Y%m%d-%H%M%S')))
+        chapter.out = default_out_dir(command[0])
         command += ['--out', chapter.out]
     launch(command, args.workers, args.servers, args.timeout)
     print('results in %s' % ', '.join(
@@ -863,7 +876,7 @@ def _add_all(sub):
     p = sub.add_parser('all', help='every chapter with the book defaults, both implementations',
                        description='Run every chapter into one run folder (one sub-folder each), '
                                    'then write summary.json and report.html.')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=seed_int, default=0)
     p.add_argument('--out', help='run folder (default runs/<timestamp>)')
     p.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR')
     p.set_defaults(run=run_all)
@@ -875,7 +888,7 @@ def run_all(args):
         args.out = args.resume
         args.seed = _read_all_config(args.resume)['seed']
     if args.out is None:
-        args.out = os.path.join('runs', time.strftime('%Y%m%d-%H%M%S'))
+        args.out = default_out_dir()
     prepare_out_dir(args.out)
     write_json(os.path.join(args.out, 'all.json'), {'seed': args.seed, 'chapters': list(CHAPTERS)})
     parser = build_parser()
@@ -883,6 +896,9 @@ def run_all(args):
     for chapter in CHAPTERS:
         folder = os.path.join(args.out, chapter)
         if args.resume and os.path.exists(os.path.join(folder, 'metrics.json')):
+            if _read_metrics(folder).get('finished'):
+                print('== %s: finished earlier, kept' % chapter)
+                continue
             chapter_args[chapter] = _resume_args(chapter, folder)
         else:
             chapter_args[chapter] = parser.parse_args([chapter, '--seed', str(args.seed), '--out', folder])
@@ -891,7 +907,8 @@ def run_all(args):
         if chapter == 'logreg':
             _logreg_settings(a)
         plan[chapter] = (EXPECTED_EPOCH_SECONDS[chapter], a.num_epochs * len(_impls(a)))
-    PROGRESS.begin(plan)
+    if plan:
+        PROGRESS.begin(plan)
     start = time.perf_counter()
     try:
         for chapter, a in chapter_args.items():
@@ -959,23 +976,26 @@ def main(argv=None):
 
 def _main(argv=None):
     args = build_parser().parse_args(argv)
+    RunFolder.current = None
     try:
         if args.command in CHAPTERS and args.resume:
             args = _resume_args(args.command, args.resume)
         return args.run(args)
     except DivergenceError as e:
-        path = os.path.join(args.out, 'metrics.json')
-        if os.path.exists(path):
-            metrics = _read_metrics(args.out)
-            metrics['diverged'] = {'epoch': e.epoch, 'batch': e.batch}
-            write_json(path, metrics)
-        print('d2l-gluon %s: error: %s; the metrics of the epochs before are in %s'
-              % (args.command, e, path), file=sys.stderr)
+        run, where = RunFolder.current, ''
+        if run is not None:
+            # every epoch recorded so far, also those not yet written (logreg --print-every)
+            run.metrics['diverged'] = {'impl': run.impl, 'epoch': e.epoch, 'batch': e.batch}
+            run.write()
+            where = '; the metrics of the epochs before are in %s' % run.path('metrics.json')
+        print('d2l-gluon %s: error: %s%s' % (args.command, e, where), file=sys.stderr)
         return e.exit_code
     except D2LError as e:
         print('d2l-gluon %s: error: %s' % (args.command, e), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
+        if RunFolder.current is not None:
+            RunFolder.current.write()  # epochs recorded but not yet written (logreg --print-every)
         where = getattr(args, 'out', None)
         print('\ninterrupted%s' % ('; partial results are in %s' % where if where else ''),
               file=sys.stderr)

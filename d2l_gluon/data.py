@@ -213,6 +213,11 @@ def _check_pair(image_path, images, label_path, labels):
                        % (image_path, len(images), label_path, len(labels)))
 
 
+def to_tensor(images):
+    """Return uint8 images (N, 28, 28) as float32 (N, 1, 28, 28) in [0, 1], the values ToTensor gives."""
+    return images[:, None].astype(np.float32) / np.float32(255)
+
+
 class DeviceLoader:
     """Wrap a re-iterable of (X, y) batches so that each batch arrives on ctx."""
 
@@ -256,7 +261,7 @@ def load_fashion_mnist(batch_size, root=None, loader='fast', num_workers=0, ctx=
     iters = []
     for images, labels, shuffle in ((train_images, train_labels, True),
                                     (test_images, test_labels, False)):
-        X = nd.array(images[:, None].astype(np.float32) / np.float32(255), ctx=ctx)
+        X = nd.array(to_tensor(images), ctx=ctx)
         iters.append(ArrayLoader(X, nd.array(labels, ctx=ctx, dtype=np.int32), batch_size, shuffle))
     return tuple(iters)
 

@@ -22,13 +22,13 @@ The scratch versions stay on one device without a kvstore.
 import gc
 import os
 import sys
-import time
 
 import mxnet as mx
 import numpy as np
 from mxnet import nd
 
 from .errors import D2LError
+from .files import default_out_dir
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
 
@@ -188,7 +188,7 @@ def setup(args):
     check_workers(args, kvstore, int(os.environ.get('DMLC_NUM_WORKER', '1')))
     devices = Devices(args.ctx, kvstore, join(kvstore), args.batch_size)
     if devices.rank > 0:
-        out = args.out or os.path.join('runs', '%s-%s' % (args.command, time.strftime('%Y%m%d-%H%M%S')))
+        out = args.out or default_out_dir(args.command)
         args.out = os.path.join(out, 'worker%d' % devices.rank)
     return devices
 

@@ -2,12 +2,19 @@
 import json
 import os
 import tempfile
+import time
 
 from .errors import D2LError
 
 # mkstemp creates files readable by the owner only; give results the usual umask mode
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def default_out_dir(name=None):
+    """Return runs/<name>-<timestamp> (runs/<timestamp> without a name), the default run folder."""
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    return os.path.join('runs', '%s-%s' % (name, stamp) if name else stamp)
 
 
 def prepare_out_dir(path):

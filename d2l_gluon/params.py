@@ -136,9 +136,16 @@ def load_checkpoint(folder, impl, load):
     state_path = _checkpoint_paths(folder, impl)
     if not os.path.exists(state_path):
         return 0
-    with open(state_path) as f:
-        state = json.load(f)
-    load(os.path.join(folder, state['params']))
-    kind, keys, pos, has_gauss, cached = state['numpy_random_state']
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    return state['epoch']
+    try:
+        with open(state_path) as f:
+            state = json.load(f)
+        params_path = os.path.join(folder, state['params'])
+        kind, keys, pos, has_gauss, cached = state['numpy_random_state']
+        random_state = (kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached)
+        epoch = int(state['epoch'])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise D2LError('%s is damaged; delete it (and its checkpoint-*.params) to resume from the '
+                       'start of that implementation' % state_path) from None
+    load(params_path)
+    np.random.set_state(random_state)
+    return epoch

@@ -43,15 +43,6 @@ def evaluate_accuracy(net, data_iter):
     return float(_concat(correct).sum()) / n
 
 
-def evaluate_loss(net, loss, data_iter):
-    """Return the mean per-example loss of net over data_iter."""
-    sums, n = [], 0
-    for X, y in data_iter:
-        sums.append(loss(net(X), y).sum())
-        n += X.shape[0]
-    return float(_concat(sums).sum()) / n
-
-
 def _concat(scalars, chunk=512):
     """Return a list of 1-element NDArrays as one numpy array, with one device sync."""
     parts = [nd.concat(*scalars[i:i + chunk], dim=0) for i in range(0, len(scalars), chunk)]
@@ -128,7 +119,8 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
     """
     history = list(history)
     moving = history[-1]['moving_loss'] if history else 0.0
-    reference = None
+    # the divergence rule's yardstick, kept in epoch 1's record so a resumed run uses it too
+    reference = history[0].get('first_batch_loss') if history else None
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
         sums, sizes, correct = train_epoch(net, train_iter, loss, updater, with_accuracy, ctx)
@@ -142,6 +134,8 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
             moving = (1 - SMOOTHING) * moving + SMOOTHING * batch_mean
         record = {'epoch': epoch, 'loss': float(sums.sum() / sizes.sum()),
                   'moving_loss': float(moving)}
+        if epoch == 1 and reference is not None:
+            record['first_batch_loss'] = float(reference)
         if with_accuracy:
             record['train_acc'] = float(correct.sum() / sizes.sum())
         record['seconds'] = time.perf_counter() - start

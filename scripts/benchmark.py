@@ -42,6 +42,7 @@ from mxnet import nd  # noqa: E402
 
 from d2l_gluon import mlp, seed, softmax_regression  # noqa: E402
 from d2l_gluon.classifier import build_classifier  # noqa: E402
+from d2l_gluon.cli import nonnegative_int, positive_int  # noqa: E402
 from d2l_gluon.data import load_fashion_mnist  # noqa: E402
 from d2l_gluon.errors import D2LError  # noqa: E402
 from d2l_gluon.files import prepare_out_dir, write_json  # noqa: E402
@@ -405,20 +406,6 @@ def report(results):
                  % (m['cpu'], m['nproc'], m['mxnet'], m['OPENBLAS_CORETYPE'], m['env']['OMP_NUM_THREADS'],
                     m['load_average'][0], m['load_average_end'][0]))
     return '\n'.join(lines)
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('%r is not a positive integer' % text)
-    return value
-
-
-def nonnegative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError('%r is not a non-negative integer' % text)
-    return value
 
 
 def main(argv=None):

@@ -788,7 +788,7 @@ def test_softmax_lr_100_diverges_with_exit_3_naming_epoch_and_batch_and_keeps_th
     assert where and 'smaller --lr' in line and str(out / 'metrics.json') in line, line
     epoch, batch = int(where.group(1)), int(where.group(2))
     metrics = read_json(out / 'metrics.json')
-    assert metrics['diverged'] == {'epoch': epoch, 'batch': batch}
+    assert metrics['diverged'] == {'impl': 'scratch', 'epoch': epoch, 'batch': batch}
     assert 'finished' not in metrics and batch >= 2  # the first batch is the reference
     # only completed epochs, as printed; the unfinished version's all before the one that diverged
     recorded = [(impl, e['epoch']) for impl, run in metrics['runs'].items() for e in run['epochs']]

@@ -50,13 +50,3 @@ def test_data_iter_rejects_a_batch_size_of_zero():
     with pytest.raises(D2LError, match='batch_size'):
         next(data_iter(0, nd.zeros((3, 1)), nd.zeros(3)))
 
-
-def test_array_loader_yields_the_batches_of_data_iter():
-    features, labels = nd.random.normal(shape=(1003, 5)), nd.arange(1003)
-    seed(3)
-    ours = list(ArrayLoader(features, labels, 10))
-    seed(3)
-    book = list(data_iter(10, features, labels))
-    assert len(ours) == len(book) == 101
-    for (X1, y1), (X2, y2) in zip(ours, book):
-        assert (X1.asnumpy() == X2.asnumpy()).all() and (y1.asnumpy() == y2.asnumpy()).all()

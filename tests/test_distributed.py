@@ -19,6 +19,7 @@ import d2l_gluon
 from d2l_gluon import cli, distributed, softmax_regression
 from d2l_gluon.classifier import classifier_model
 from d2l_gluon.data import ArrayLoader, load_fashion_mnist, shuffled_indices
+from d2l_gluon.params import copy_to_gluon
 from d2l_gluon.train import train_epoch
 
 from .helpers import assert_close, run_cli, write_fashion_mnist
@@ -112,7 +113,9 @@ def single_process_on_the_union(data_dir, seed, lr, batch_size, num_epochs, num_
     shards = [distributed.shard_indices(len(X), r, num_workers) for r in range(num_workers)]
     local = batch_size // num_workers
     d2l_gluon.seed(seed + 1)  # as run_classifier seeds before building the net
+    start = softmax_regression.init_params()  # build_classifier starts Gluon from the scratch draw
     net = softmax_regression.gluon_net()
+    copy_to_gluon(start, net)
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
     loss = softmax_regression.gluon_loss()
     for _ in range(num_epochs):
