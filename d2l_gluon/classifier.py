@@ -82,7 +82,8 @@ def load_classifier(path, ctx=None):
         with open(os.path.join(folder or '.', 'model.json')) as f:
             description = json.load(f)
         chapter = description['chapter']
-        if not (isinstance(description.get('num_hiddens', 1), int)
+        num_hiddens = description.get('num_hiddens', 1)
+        if not (isinstance(num_hiddens, int) and num_hiddens > 0
                 and description.get('activation', 'relu') in ('relu', 'sigmoid', 'tanh')):
             raise ValueError
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -97,7 +97,7 @@ def _total(scalars):
 def _first_bad_batch(batch_means, reference, factor):
     """Return the 1-based index of the first batch whose loss is not finite or above factor × reference."""
     bad = ~np.isfinite(batch_means)
-    if reference > 0:
+    if reference is not None and reference > 0:
         bad |= batch_means > factor * reference
     indices = np.flatnonzero(bad)
     return int(indices[0]) + 1 if indices.size else None

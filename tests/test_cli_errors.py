@@ -47,6 +47,7 @@ def test_a_damaged_checkpoint_stops_resume_with_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('description', [[1], {'chapter': 'mlp', 'num_hiddens': 'x'},
+                                         {'chapter': 'mlp', 'num_hiddens': 0},
                                          {'chapter': 'mlp', 'activation': 'softplus'}])
 def test_a_malformed_model_json_stops_predict_with_one_line(tmp_path, capsys, description):
     (tmp_path / 'model.json').write_text(json.dumps(description))
