@@ -7,6 +7,9 @@ one optimisation step -- ``trainer.step`` for Gluon, or
 devices ``ctx``, the loop splits every batch across them (data parallelism);
 the Trainer's kvstore then sums the devices' gradients.
 """
+import contextlib
+import signal
+import threading
 import time
 
 import numpy as np
@@ -19,6 +22,45 @@ SMOOTHING = 0.01
 # a batch loss above this many times the first batch's counts as divergence: with a stable loss
 # a too-large learning rate makes the loss explode long before it overflows to inf or NaN
 DIVERGENCE_FACTOR = 100.0
+
+
+class _Interrupt:
+    """Ctrl-C during training, held until the next batch boundary.
+
+    A KeyboardInterrupt raised inside an MXNet call can leave a half-built
+    NDArray whose __del__ later prints a traceback; so while train() runs,
+    the first Ctrl-C only sets a flag, and the loop raises KeyboardInterrupt
+    where it is safe.  A second Ctrl-C raises at once.
+    """
+    requested = False
+
+    @classmethod
+    def handler(cls, signum, frame):
+        if cls.requested:
+            raise KeyboardInterrupt
+        cls.requested = True
+
+    @classmethod
+    def check(cls):
+        if cls.requested:
+            cls.requested = False
+            raise KeyboardInterrupt
+
+    @classmethod
+    @contextlib.contextmanager
+    def deferred(cls):
+        # only Python's own handler in the main thread is replaced (not a caller's handler)
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            yield
+            return
+        cls.requested = False
+        signal.signal(signal.SIGINT, cls.handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        cls.check()
 
 
 def sgd(params, lr, batch_size):
@@ -60,6 +102,7 @@ def train_epoch(net, train_iter, loss, updater, with_accuracy=False, ctx=None):
     """
     sums, sizes, correct = [], [], []
     for X, y in train_iter:
+        _Interrupt.check()
         Xs, ys = _split(X, y, ctx)
         with autograd.record():
             y_hats = [net(X_slice) for X_slice in Xs]
@@ -117,7 +160,13 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
     first batch's raises DivergenceError naming the epoch and batch.  A list
     of devices ctx splits every batch across them (see train_epoch).
     """
-    history = list(history)
+    with _Interrupt.deferred():
+        return _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy,
+                      on_epoch, list(history), divergence_factor, ctx)
+
+
+def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, on_epoch,
+           history, divergence_factor, ctx):
     moving = history[-1]['moving_loss'] if history else 0.0
     # the divergence rule's yardstick, kept in epoch 1's record so a resumed run uses it too
     reference = history[0].get('first_batch_loss') if history else None
@@ -148,6 +197,7 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
+        _Interrupt.check()
     return history
 
 
