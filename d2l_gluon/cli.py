@@ -22,6 +22,7 @@ from .distributed import KVSTORES
 from .files import default_out_dir, prepare_out_dir, write_json
 
 IMPLS = ('scratch', 'gluon')
+STEP_DIVISORS = ('batch-size', 'actual')
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,10 +94,20 @@ def _add_common(parser):
     parser.add_argument('--resume', metavar='DIR',
                         help='continue the interrupted run in DIR with its own settings '
                              '(other options are ignored)')
+    parser.add_argument('--step-divisor', choices=STEP_DIVISORS, default='batch-size',
+                        help='batch-size: every sgd step divides the summed gradient by '
+                             '--batch-size, as the book does, so a short last batch takes a '
+                             'proportionally smaller step (default); actual: divide by the '
+                             "number of examples in the batch, a full step for every batch")
 
 
 def _impls(args):
     return IMPLS if args.impl == 'both' else (args.impl,)
+
+
+def _step_batch(args, batch_size):
+    """Return train()'s batch_size: the configured one (the book's rule), or None for 'actual'."""
+    return batch_size if getattr(args, 'step_divisor', 'batch-size') == 'batch-size' else None
 
 
 def _single_ctx(args):
@@ -267,13 +278,14 @@ def run_linreg(args):
         if impl == 'scratch':
             params = init_params(args.num_inputs, ctx)
             train_scratch(params, ArrayLoader(features, labels, batch_size), features, labels,
-                          args.lr, args.num_epochs, on_epoch=run.start(impl))
+                          args.lr, args.num_epochs, on_epoch=run.start(impl),
+                          batch_size=_step_batch(args, batch_size))
             w, b = (p.asnumpy() for p in params)
         else:
             net = gluon_net(args.num_inputs, ctx)
             loader = gdata.DataLoader(gdata.ArrayDataset(features, labels), batch_size, shuffle=True)
             train_gluon(net, loader, features, labels, args.lr, args.num_epochs,
-                        on_epoch=run.start(impl))
+                        on_epoch=run.start(impl), batch_size=_step_batch(args, batch_size))
             w, b = gluon_params(net)
         fitted[impl] = np.concatenate([w.ravel(), b.ravel()]).astype(np.float64)
         run.set(impl, 'params', {'w': w.ravel().tolist(), 'b': b.ravel().tolist()})
@@ -382,8 +394,10 @@ def run_classifier(args, chapter, model, plot_model=None):
             # an interrupt between the two redoes that epoch instead of skipping its record
             record(epoch_record)
             save_checkpoint(run.out, impl, epoch_record['epoch'], save)
+        # a worker's batches are its share of the configured batch of all workers together
         train_classifier(net, train_iter, test_iter, loss, updater, args.num_epochs,
-                         on_epoch=on_epoch, history=history, ctx=devices.split)
+                         on_epoch=on_epoch, history=history, ctx=devices.split,
+                         batch_size=_step_batch(args, args.batch_size // devices.num_workers))
         save(run.path(MODEL_FILES[impl]))
         if impl == 'gluon':
             export_gluon(run.path('gluon'), net)
@@ -580,13 +594,13 @@ def run_logreg(args):
         if impl == 'scratch':
             params = init_params(num_inputs, ctx)
             train_scratch(params, loader, features, labels, args.lr, args.num_epochs, test_set,
-                          args.loss == 'sum', on_epoch)
+                          args.loss == 'sum', on_epoch, _step_batch(args, args.batch_size))
             w, b = (p.asnumpy() for p in params)
             predict[impl] = lambda X, w=params[0], b=params[1]: sigmoid(logreg(X, w, b))
         else:
             net = gluon_net(num_inputs, ctx)
             train_gluon(net, loader, features, labels, args.lr, args.num_epochs, test_set,
-                        args.loss == 'sum', on_epoch)
+                        args.loss == 'sum', on_epoch, _step_batch(args, args.batch_size))
             w, b = gluon_params(net)
             predict[impl] = lambda X, net=net: nd.sigmoid(net(X))
         fitted[impl] = np.concatenate([w.ravel(), b.ravel()]).astype(np.float64)
@@ -754,7 +768,8 @@ def run_compare(args):
         twin = build_classifier('gluon', model, chapter_args.lr, None, dtype=dtype)
 
         def fit(net, loss, updater):
-            return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs)
+            return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs,
+                                    batch_size=chapter_args.batch_size)
         runs = [(scratch[0], scratch[2], scratch[3]), (twin[0], twin[2], twin[3])]
         params, net = scratch[1], twin[0]
     else:
@@ -781,7 +796,8 @@ def run_compare(args):
 
         def fit(net, loss, updater):
             return train(net, loader, loss, updater, num_epochs,
-                         evaluate=evaluate(net, loss, features, labels))
+                         evaluate=evaluate(net, loss, features, labels),
+                         batch_size=chapter_args.batch_size)
         scratch_net = lambda X: model_fn(X, *params)  # noqa: E731
         runs = [(scratch_net, loss, lambda n: sgd(params, chapter_args.lr, n)),
                 (net, gluon_loss, trainer.step)]

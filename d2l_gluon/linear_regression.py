@@ -34,12 +34,14 @@ def whole_set_loss(net, loss, features, labels):
     return lambda: {'loss': float(loss(net(features), labels).mean().asscalar())}
 
 
-def train_scratch(params, train_iter, features, labels, lr, num_epochs, on_epoch=None):
+def train_scratch(params, train_iter, features, labels, lr, num_epochs, on_epoch=None,
+                  batch_size=None):
     """Train params = [w, b] in place with our sgd; return the history."""
     w, b = params
     net = lambda X: linreg(X, w, b)  # noqa: E731
     return train(net, train_iter, squared_loss, lambda n: sgd(params, lr, n), num_epochs,
-                 evaluate=whole_set_loss(net, squared_loss, features, labels), on_epoch=on_epoch)
+                 evaluate=whole_set_loss(net, squared_loss, features, labels), on_epoch=on_epoch,
+                 batch_size=batch_size)
 
 
 # ---- concise (Gluon)
@@ -52,12 +54,14 @@ def gluon_net(num_inputs, ctx=None):
     return net
 
 
-def train_gluon(net, train_iter, features, labels, lr, num_epochs, on_epoch=None):
+def train_gluon(net, train_iter, features, labels, lr, num_epochs, on_epoch=None,
+                batch_size=None):
     """Train net with gluon.loss.L2Loss and Trainer('sgd'); return the history."""
     loss = gluon.loss.L2Loss()  # 0.5 (y_hat - y)², the same as squared_loss
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
     return train(net, train_iter, loss, trainer.step, num_epochs,
-                 evaluate=whole_set_loss(net, loss, features, labels), on_epoch=on_epoch)
+                 evaluate=whole_set_loss(net, loss, features, labels), on_epoch=on_epoch,
+                 batch_size=batch_size)
 
 
 def gluon_params(net):

@@ -92,7 +92,7 @@ def evaluator(net, loss, features, labels, test_set=None):
 
 
 def train_scratch(params, train_iter, features, labels, lr, num_epochs, test_set=None,
-                  sum_loss=False, on_epoch=None):
+                  sum_loss=False, on_epoch=None, batch_size=None):
     """Train params = [w, b] in place with our sgd; return the history.
 
     sum_loss=True steps on the batch's summed loss, as the lecture's
@@ -105,7 +105,7 @@ def train_scratch(params, train_iter, features, labels, lr, num_epochs, test_set
     updater = (lambda n: sgd(params, lr, 1)) if sum_loss else (lambda n: sgd(params, lr, n))
     return train(net, train_iter, binary_cross_entropy, updater, num_epochs,
                  evaluate=evaluator(net, binary_cross_entropy, features, labels, test_set),
-                 on_epoch=on_epoch)
+                 on_epoch=on_epoch, batch_size=batch_size)
 
 
 # ---- concise (Gluon): gluon_net and gluon_params come from linear_regression
@@ -116,14 +116,15 @@ def gluon_loss():
 
 
 def train_gluon(net, train_iter, features, labels, lr, num_epochs, test_set=None,
-                sum_loss=False, on_epoch=None):
+                sum_loss=False, on_epoch=None, batch_size=None):
     """Train net with SigmoidBinaryCrossEntropyLoss and Trainer('sgd'); return the history."""
     loss = gluon_loss()
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
     # Trainer.step(n) divides the gradient by n: step(1) keeps the summed loss's gradient
     updater = (lambda n: trainer.step(1)) if sum_loss else trainer.step
     return train(net, train_iter, loss, updater, num_epochs,
-                 evaluate=evaluator(net, loss, features, labels, test_set), on_epoch=on_epoch)
+                 evaluate=evaluator(net, loss, features, labels, test_set), on_epoch=on_epoch,
+                 batch_size=batch_size)
 
 
 # ---- Newton's method (the maximum-likelihood reference)

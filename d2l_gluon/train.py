@@ -3,7 +3,10 @@
 Nothing here knows a model: ``net`` maps a batch X to outputs, ``loss`` maps
 outputs and labels to one loss per example, and ``updater(batch_size)`` takes
 one optimisation step -- ``trainer.step`` for Gluon, or
-``lambda n: sgd(params, lr, n)`` for a scratch model.  Given a list of
+``lambda n: sgd(params, lr, n)`` for a scratch model.  As in the book's loop,
+every step divides by the configured batch_size, so the short last batch of
+an epoch takes a proportionally smaller step; batch_size=None divides by each
+batch's own size instead.  Given a list of
 devices ``ctx``, the loop splits every batch across them (data parallelism);
 the Trainer's kvstore then sums the devices' gradients.
 """
@@ -91,8 +94,11 @@ def _concat(scalars, chunk=512):
     return nd.concat(*parts, dim=0).asnumpy().astype(np.float64) if parts else np.zeros(0)
 
 
-def train_epoch(net, train_iter, loss, updater, with_accuracy=False, ctx=None):
+def train_epoch(net, train_iter, loss, updater, with_accuracy=False, ctx=None, batch_size=None):
     """Make one pass over train_iter, updating the parameters after every batch.
+
+    Each step is updater(batch_size), the book's rule, or updater(len(X)) when
+    batch_size is None.
 
     Return numpy arrays (loss sum, size, correct count) with one entry per
     batch.  Batch results stay on the device until the epoch ends, so the loop
@@ -108,7 +114,7 @@ def train_epoch(net, train_iter, loss, updater, with_accuracy=False, ctx=None):
             y_hats = [net(X_slice) for X_slice in Xs]
             ls = [loss(y_hat, y_slice) for y_hat, y_slice in zip(y_hats, ys)]
         autograd.backward(ls)  # each l has one loss per example: backward sums them
-        updater(X.shape[0])
+        updater(X.shape[0] if batch_size is None else batch_size)
         sums.append(_total([l.sum() for l in ls]))
         sizes.append(X.shape[0])
         if with_accuracy:
@@ -147,7 +153,8 @@ def _first_bad_batch(batch_means, reference, factor):
 
 
 def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accuracy=False,
-          on_epoch=None, history=(), divergence_factor=DIVERGENCE_FACTOR, ctx=None):
+          on_epoch=None, history=(), divergence_factor=DIVERGENCE_FACTOR, ctx=None,
+          batch_size=None):
     """Train for num_epochs and return the history: one dict per epoch.
 
     Each record has ``epoch``, ``loss`` (mean per-example loss over the
@@ -158,21 +165,23 @@ def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accura
     checkpoints).  Pass the ``history`` of earlier epochs to continue a run.
     A batch loss that is NaN, infinite or above divergence_factor times the
     first batch's raises DivergenceError naming the epoch and batch.  A list
-    of devices ctx splits every batch across them (see train_epoch).
+    of devices ctx splits every batch across them (see train_epoch).  Every
+    step divides by batch_size (None: by each batch's own size).
     """
     with _Interrupt.deferred():
         return _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy,
-                      on_epoch, list(history), divergence_factor, ctx)
+                      on_epoch, list(history), divergence_factor, ctx, batch_size)
 
 
 def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, on_epoch,
-           history, divergence_factor, ctx):
+           history, divergence_factor, ctx, batch_size):
     moving = history[-1]['moving_loss'] if history else 0.0
     # the divergence rule's yardstick, kept in epoch 1's record so a resumed run uses it too
     reference = history[0].get('first_batch_loss') if history else None
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
-        sums, sizes, correct = train_epoch(net, train_iter, loss, updater, with_accuracy, ctx)
+        sums, sizes, correct = train_epoch(net, train_iter, loss, updater, with_accuracy, ctx,
+                                           batch_size)
         batch_means = sums / sizes
         if reference is None and len(batch_means):
             reference = batch_means[0]
@@ -202,7 +211,7 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
 
 
 def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, on_epoch=None,
-                     history=(), ctx=None):
+                     history=(), ctx=None, batch_size=None):
     """Train a classifier (the book's train_ch3); each record adds train_acc and test_acc.
 
     With a list of devices ctx, training splits every batch across them;
@@ -210,4 +219,5 @@ def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, on_e
     """
     return train(net, train_iter, loss, updater, num_epochs,
                  evaluate=lambda: {'test_acc': evaluate_accuracy(net, test_iter)},
-                 with_accuracy=True, on_epoch=on_epoch, history=history, ctx=ctx)
+                 with_accuracy=True, on_epoch=on_epoch, history=history, ctx=ctx,
+                 batch_size=batch_size)

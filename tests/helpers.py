@@ -123,16 +123,21 @@ def training_batches(batch_size, num_batches):
     return [batch for batch, _ in zip(train_iter, range(num_batches))]
 
 
-def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0):
-    """Train one version of a classifier as `d2l-gluon CHAPTER --seed seed_value` does; return the history."""
+def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0, step_batch=256):
+    """Train one version of a classifier as `d2l-gluon CHAPTER --seed seed_value` does; return the history.
+
+    Every step divides by step_batch, the configured batch size (None: by each batch's size).
+    """
     from d2l_gluon import seed
     from d2l_gluon.classifier import build_classifier, classifier_model
     from d2l_gluon.data import load_fashion_mnist
     from d2l_gluon.train import train_classifier
+    seed(seed_value)
     train_iter, test_iter = load_fashion_mnist(256, loader='fast')
     seed(seed_value + 1)  # the CLI seeds each version with --seed + 1
     net, _, loss, updater = build_classifier(impl, classifier_model(chapter), lr, None)
-    return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs)
+    return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs,
+                            batch_size=step_batch)
 
 
 def start_cli(*args, stdout=None, stderr=None):

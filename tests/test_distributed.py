@@ -106,7 +106,8 @@ def test_shards_are_disjoint_equal_and_cover_the_set_but_the_remainder():
 
 # ---- several processes
 
-def single_process_on_the_union(data_dir, seed, lr, batch_size, num_epochs, num_workers=2):
+def single_process_on_the_union(data_dir, seed, lr, batch_size, num_epochs, num_workers=2,
+                                step_divisor='batch-size'):
     """Train Gluon softmax in one process; batch k is the union of every worker's batch k."""
     train_iter, _ = load_fashion_mnist(batch_size, data_dir)
     X, y = train_iter.features, train_iter.labels
@@ -126,23 +127,26 @@ def single_process_on_the_union(data_dir, seed, lr, batch_size, num_epochs, num_
             with autograd.record():
                 l = loss(net(X.take(j)), y.take(j))
             l.backward()
-            trainer.step(j.shape[0])
+            trainer.step(batch_size if step_divisor == 'batch-size' else j.shape[0])
     return net
 
 
-def test_two_workers_end_equal_to_one_process_on_the_union_of_their_shards(fake_data, tmp_path):
+@pytest.mark.parametrize('step_divisor', ['batch-size', 'actual'])
+def test_two_workers_end_equal_to_one_process_on_the_union_of_their_shards(fake_data, tmp_path,
+                                                                           step_divisor):
     out = tmp_path / 'run'
     # 100 examples per worker in batches of 12: the last batch of each epoch has 4; random
     # pixels need a small learning rate
     start = time.perf_counter()
     result = run_cli('launch', '-n', 2, '--timeout', 120, '--', 'softmax', '--impl', 'gluon',
                      '--data-dir', fake_data, '--lr', 0.01, '--batch-size', 24, '--num-epochs', 3,
-                     '--seed', 0, '--out', out, timeout=180)
+                     '--seed', 0, '--out', out, '--step-divisor', step_divisor, timeout=180)
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     worker0 = nd.load(str(out / 'gluon.params'))
     worker1 = nd.load(str(out / 'worker1' / 'gluon.params'))
-    reference = single_process_on_the_union(fake_data, seed=0, lr=0.01, batch_size=24, num_epochs=3)
+    reference = single_process_on_the_union(fake_data, seed=0, lr=0.01, batch_size=24, num_epochs=3,
+                                            step_divisor=step_divisor)
     reference.save_parameters(str(tmp_path / 'reference.params'))  # the names the workers saved
     expected = nd.load(str(tmp_path / 'reference.params'))
     assert sorted(worker0) == sorted(worker1) == sorted(expected)

@@ -8,7 +8,7 @@ from d2l_gluon.softmax_regression import (cross_entropy, gluon_loss, gluon_net, 
 from d2l_gluon.params import copy_to_gluon
 from d2l_gluon.train import sgd, train
 
-from .helpers import (assert_close, autograd_gradient, numeric_gradient, train_like_the_cli,
+from .helpers import (assert_close, autograd_gradient, numeric_gradient,
                       training_batches)
 
 LR, BATCH_SIZE, NUM_STEPS = 0.1, 256, 50
@@ -178,17 +178,6 @@ def test_fifty_steps_give_the_same_parameters_and_epoch_losses(batches, hybridiz
     losses = {impl: [e['loss'] for e in h] for impl, h in histories.items()}
     assert len(losses['scratch']) == 3 and losses['scratch'][2] < losses['scratch'][0]
     assert_close(losses['scratch'], losses['gluon'], rtol=1e-4, atol=0, what='per-epoch loss')
-
-
-# ---- the book's target on the real data
-
-@pytest.mark.slow
-@pytest.mark.parametrize('impl', ['scratch', 'gluon'])
-def test_five_epochs_reach_the_books_test_accuracy(impl):
-    history = train_like_the_cli('softmax', impl, LR, num_epochs=5)
-    assert [e['epoch'] for e in history] == [1, 2, 3, 4, 5]
-    assert history[-1]['loss'] < history[0]['loss']
-    assert history[-1]['test_acc'] >= 0.82, history[-1]
 
 
 def test_affine_is_the_matrix_product_plus_bias_with_its_gradients():

@@ -1,0 +1,53 @@
+"""The book's results on the real Fashion-MNIST: test accuracy after 5 epochs over seeds 0-4.
+
+The yardstick is the book's own code run on the same files on this machine:
+softmax 0.827, MLP 0.861-0.863 (scratch) and 0.855-0.862 (Gluon) over seeds
+0-2, with every step divided by the configured batch size.
+"""
+import numpy as np
+import pytest
+
+from .helpers import train_like_the_cli
+
+SEEDS = range(5)
+
+
+def _final_test_accuracies(chapter, lr, step_batch=256):
+    return {impl: [train_like_the_cli(chapter, impl, lr, 5, s, step_batch)[-1]['test_acc']
+                   for s in SEEDS] for impl in ('scratch', 'gluon')}
+
+
+@pytest.fixture(scope='module')
+def mlp_accuracies():
+    return _final_test_accuracies('mlp', 0.5)
+
+
+@pytest.mark.slow
+def test_softmax_median_over_five_seeds_reaches_0_825():
+    for impl, accuracies in _final_test_accuracies('softmax', 0.1).items():
+        assert np.median(accuracies) >= 0.825, (impl, accuracies)
+
+
+@pytest.mark.slow
+def test_mlp_median_over_five_seeds_reaches_0_855(mlp_accuracies):
+    for impl, accuracies in mlp_accuracies.items():
+        assert np.median(accuracies) >= 0.855, (impl, accuracies)
+
+
+# Measured: scratch 0.862 0.862 0.855 0.857 0.850, Gluon 0.860 0.861 0.856 0.861 0.848.  The
+# Gluon MLP at seed 4 ends at 0.848; the book's own code spreads as widely over seeds 0-2
+# (0.855-0.862), so a floor of 0.85 for every seed is not a property of the book's recipe.
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason='Gluon MLP at seed 4 ends at 0.848 (see the comment above)')
+def test_mlp_every_seed_reaches_0_85(mlp_accuracies):
+    for impl, accuracies in mlp_accuracies.items():
+        assert min(accuracies) >= 0.85, (impl, accuracies)
+
+
+@pytest.mark.slow
+def test_dividing_by_the_actual_batch_size_costs_the_mlp_accuracy(mlp_accuracies):
+    """The other rule gives the short last batch a full step just before evaluation."""
+    actual = [train_like_the_cli('mlp', 'gluon', 0.5, 5, s, step_batch=None)[-1]['test_acc']
+              for s in SEEDS]
+    # measured: median 0.840 against 0.860
+    assert np.median(actual) < np.median(mlp_accuracies['gluon']) - 0.01, (actual, mlp_accuracies)
