@@ -63,18 +63,18 @@ def check(contexts, kvstore, impls):
                        'add --kvstore device (or local)' % (names, len(contexts)))
 
 
-def check_workers(args, kvstore, num_workers):
-    """Raise D2LError unless a classifier command's args can run on num_workers workers."""
-    if getattr(args, 'resume', None):
+def check_workers(config, kvstore, num_workers, resume=False):
+    """Raise D2LError unless a classifier run's config can run on num_workers workers."""
+    if resume:
         raise D2LError('--resume does not work with --kvstore %s: the workers would have to agree '
                        'on the epoch to continue from; start the run again' % kvstore)
-    if getattr(args, 'loader', 'fast') != 'fast':
+    if config.get('loader', 'fast') != 'fast':
         raise D2LError('--loader %s does not split the training set into shards; use --loader fast '
-                       'with --kvstore %s' % (args.loader, kvstore))
-    if args.batch_size % num_workers:
+                       'with --kvstore %s' % (config['loader'], kvstore))
+    if config['batch_size'] % num_workers:
         raise D2LError('--batch-size %d is the batch of all %d workers together and must split '
                        'evenly among them; choose a multiple of %d'
-                       % (args.batch_size, num_workers, num_workers))
+                       % (config['batch_size'], num_workers, num_workers))
 
 
 class Devices:
@@ -120,35 +120,38 @@ class Devices:
         return ArrayLoader(train_iter.features.take(j), train_iter.labels.take(j), batch_size,
                            train_iter.shuffle)
 
-    def build(self, impl, model, lr):
-        """Return (net, params, loss, updater) of impl on these devices, as build_classifier does."""
-        from .classifier import build_classifier
-        if impl == 'scratch':
-            return build_classifier(impl, model, lr, self.ctx)
-        if self.kv is None:
-            # one device: Trainer's default 'device' creates no kvstore at all
-            return build_classifier(impl, model, lr, self.split or self.ctx,
-                                    kvstore=self.kvstore or 'device')
-        # the servers hold the parameters and take the sgd step on the workers' summed gradient;
-        # every worker pulls the result (update_on_kvstore, MXNet's default for dist kvstores).
-        # Summing on the servers but stepping on the workers (update_on_kvstore=False) races
-        # here: the servers overwrite the initial weights with the first summed gradient, and a
-        # worker whose initial pull of the weights arrives late gets the gradient instead.
-        net, params, loss, step = build_classifier(impl, model, lr, self.contexts,
-                                                   kvstore=self.kv)
-        whole = self.batch_size
-        grads = [g for p in net.collect_params().values() if p.grad_req != 'null'
-                 for g in p.list_grad()]
+    def wrap(self, setup):
+        """Return a chapter's setup(impl, config, ctx) that puts the Gluon version on these devices."""
+        def on_devices(impl, config, ctx=None):
+            if impl == 'scratch':
+                return setup(impl, config, self.ctx)
+            if self.kv is None:
+                # one device: Trainer's default 'device' creates no kvstore at all
+                return setup(impl, config, self.split or self.ctx, kvstore=self.kvstore or 'device')
+            return self._on_servers(setup(impl, config, self.contexts, kvstore=self.kv))
+        return on_devices
+
+    def _on_servers(self, version):
+        """Return version stepping on the gradient summed over every worker's batch.
+
+        The servers hold the parameters and take the sgd step on the workers'
+        summed gradient; every worker pulls the result (update_on_kvstore,
+        MXNet's default for dist kvstores).  Summing on the servers but stepping
+        on the workers (update_on_kvstore=False) races here: the servers
+        overwrite the initial weights with the first summed gradient, and a
+        worker whose initial pull of the weights arrives late gets the gradient.
+        """
+        whole, step = self.batch_size, version.updater
+        grads = [g for p in version.params.values() if p.grad_req != 'null' for g in p.list_grad()]
 
         def updater(batch):
-            """Step on the gradient summed over every worker's batch of this size."""
             # the servers keep the scale 1 / whole of the first step (Trainer refuses a change),
-            # so a short last batch (the same on every worker) rescales its own gradients
+            # so a step of another size (the actual rule's short last batch) rescales its gradients
             if batch * self.num_workers != whole:
                 for g in grads:
                     g *= whole / (batch * self.num_workers)
             step(whole)
-        return net, params, loss, updater
+        return version._replace(updater=updater)
 
     def describe(self):
         """Return one line on this worker's place: rank, shard and batch size."""
@@ -169,28 +172,26 @@ def _check_split(num_examples, batch_size, num_devices):
                        % (batch_size, last or batch_size, num_devices))
 
 
-def setup(args):
-    """Check --ctx, --kvstore and --impl of a classifier command; return this process's Devices.
+def setup(contexts, kvstore, config, out, command, resume=False):
+    """Check the devices, kvstore and versions of a classifier run; return (Devices, out).
 
     With a dist kvstore the process joins the parameter server (waiting until
-    every worker has joined), and a worker of rank r > 0 is moved into its own
-    run folder <out>/worker<r>, so that no two processes write the same file.
+    every worker has joined), and a worker of rank r > 0 gets its own run
+    folder <out>/worker<r>, so that no two processes write the same file.
     """
-    kvstore = getattr(args, 'kvstore', None)
-    impls = ('scratch', 'gluon') if args.impl == 'both' else (args.impl,)
-    check(args.ctx, kvstore, impls)
+    impls = ('scratch', 'gluon') if config['impl'] == 'both' else (config['impl'],)
+    check(contexts, kvstore, impls)
     if not (kvstore or '').startswith('dist'):
-        return Devices(args.ctx, kvstore, batch_size=args.batch_size)
+        return Devices(contexts, kvstore, batch_size=config['batch_size']), out
     if os.environ.get('DMLC_ROLE') != 'worker':
         raise D2LError('--kvstore %s needs a scheduler and servers: start the workers with '
                        'd2l-gluon launch -n WORKERS -- %s ... (see "Several devices and several '
-                       'processes" in README.md)' % (kvstore, args.command))
-    check_workers(args, kvstore, int(os.environ.get('DMLC_NUM_WORKER', '1')))
-    devices = Devices(args.ctx, kvstore, join(kvstore), args.batch_size)
+                       'processes" in README.md)' % (kvstore, command))
+    check_workers(config, kvstore, int(os.environ.get("DMLC_NUM_WORKER", "1")), resume)
+    devices = Devices(contexts, kvstore, join(kvstore), config['batch_size'])
     if devices.rank > 0:
-        out = args.out or default_out_dir(args.command)
-        args.out = os.path.join(out, 'worker%d' % devices.rank)
-    return devices
+        out = os.path.join(out or default_out_dir(command), 'worker%d' % devices.rank)
+    return devices, out
 
 
 def join(kvstore):

@@ -13,8 +13,8 @@ class DivergenceError(D2LError):
     """Training produced a NaN or infinite loss."""
     exit_code = 3
 
-    def __init__(self, epoch, batch, history):
-        self.epoch, self.batch, self.history = epoch, batch, history
+    def __init__(self, epoch, batch, history, impl=None):
+        self.epoch, self.batch, self.history, self.impl = epoch, batch, history, impl
         super().__init__(
             'training diverged: the loss became NaN, infinite or over 100 times its first value '
             'in epoch %d, batch %d; try a smaller --lr' % (epoch, batch))

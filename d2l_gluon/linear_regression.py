@@ -1,14 +1,58 @@
-"""Linear regression: y = Xw + b, trained on squared loss by minibatch SGD.
+"""Linear regression (book 3.2, 3.3): y = Xw + b, trained on squared loss by minibatch SGD.
 
-The scratch version comes first, then "# ---- concise (Gluon)", then the
-closed-form least-squares solution that both are checked against.
+In the book's order: the book's defaults, the data, the scratch model,
+loss and set-up, then "# ---- concise (Gluon)", then ``fit``, which trains
+both, and the closed-form least-squares solution both are checked against.
 """
+import collections
+
 import numpy as np
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
-from .train import sgd, train
+from .config import Option
+from .data import ArrayLoader, synthetic_data
+from .errors import D2LError
+from .params import gluon_as_scratch
+from .train import Setup, fit_versions, sgd
 
+OPTIONS = {
+    'num_epochs': Option(3, 'count', 'passes over the training set'),
+    'lr': Option(0.03, 'positive', 'learning rate'),
+    'batch_size': Option(10, 'count', 'examples per minibatch'),
+    'num_examples': Option(1000, 'count', 'number of synthetic examples'),
+    'num_inputs': Option(2, 'count', 'number of features; true_w must have this many values'),
+    'noise': Option(0.01, 'nonnegative', 'standard deviation of the label noise'),
+    'true_w': Option([2.0, -3.4], 'numbers', 'the true weights, comma-separated'),
+    'true_b': Option(4.2, 'number', 'the true bias'),
+    'full_batch': Option(False, 'flag',
+                         'full-batch gradient descent: one step per epoch on all examples'),
+}
+# compare: both versions agree to this relative difference
+COMPARE = {'tolerance': 1e-5, 'dtype': 'float32'}
+CHECKPOINTS = False  # seconds to run: a resumed run starts again
+
+Data = collections.namedtuple('Data', 'train_iter features labels')
+
+
+# ---- data
+
+def load_data(config, ctx=None):
+    """Return Data: synthetic features (n, d), labels (n,) and their shuffled minibatches."""
+    from . import seed
+    seed(config['seed'])  # the features and the noise are drawn from mx.random
+    if len(config['true_w']) != config['num_inputs']:
+        raise D2LError('--true-w has %d values but --num-inputs is %d; give one weight per input'
+                       % (len(config['true_w']), config['num_inputs']))
+    features, labels = synthetic_data(config['true_w'], config['true_b'], config['num_examples'],
+                                      config['noise'], ctx)
+    batch_size = config['num_examples'] if config['full_batch'] else config['batch_size']
+    # gluon's DataLoader(ArrayDataset(features, labels), batch_size, shuffle=True) yields the
+    # same batches for the same seed: both draw the permutation from numpy
+    return Data(ArrayLoader(features, labels, batch_size), features, labels)
+
+
+# ---- scratch
 
 def linreg(X, w, b):
     """Return predictions X w + b, shape (batch_size, 1)."""
@@ -29,19 +73,11 @@ def init_params(num_inputs, ctx=None):
     return [w, b]
 
 
-def whole_set_loss(net, loss, features, labels):
-    """Return an evaluate() for train(): the mean loss on the whole training set."""
-    return lambda: {'loss': float(loss(net(features), labels).mean().asscalar())}
-
-
-def train_scratch(params, train_iter, features, labels, lr, num_epochs, on_epoch=None,
-                  batch_size=None):
-    """Train params = [w, b] in place with our sgd; return the history."""
-    w, b = params
-    net = lambda X: linreg(X, w, b)  # noqa: E731
-    return train(net, train_iter, squared_loss, lambda n: sgd(params, lr, n), num_epochs,
-                 evaluate=whole_set_loss(net, squared_loss, features, labels), on_epoch=on_epoch,
-                 batch_size=batch_size)
+def scratch_setup(config, ctx=None, loss=squared_loss):
+    """Return Setup(net, loss, updater, params): linreg on [w, b], our loss and our sgd."""
+    params = init_params(config['num_inputs'], ctx)
+    return Setup(lambda X: linreg(X, *params), loss,
+                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
 
 
 # ---- concise (Gluon)
@@ -54,20 +90,82 @@ def gluon_net(num_inputs, ctx=None):
     return net
 
 
-def train_gluon(net, train_iter, features, labels, lr, num_epochs, on_epoch=None,
-                batch_size=None):
-    """Train net with gluon.loss.L2Loss and Trainer('sgd'); return the history."""
-    loss = gluon.loss.L2Loss()  # 0.5 (y_hat - y)², the same as squared_loss
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
-    return train(net, train_iter, loss, trainer.step, num_epochs,
-                 evaluate=whole_set_loss(net, loss, features, labels), on_epoch=on_epoch,
-                 batch_size=batch_size)
+def gluon_setup(config, ctx=None, loss=None):
+    """Return Setup(net, loss, updater, params): Dense(1), gluon.loss.L2Loss and Trainer('sgd')."""
+    net = gluon_net(config['num_inputs'], ctx)
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': config['lr']})
+    # L2Loss is 0.5 (y_hat - y)², the same as squared_loss
+    return Setup(net, loss or gluon.loss.L2Loss(), trainer.step, net.collect_params())
 
 
-def gluon_params(net):
-    """Return the Dense layer's parameters as scratch-shaped numpy arrays (w: (d, 1), b: (1,))."""
-    dense = net[0]
-    return dense.weight.data().asnumpy().T, dense.bias.data().asnumpy()
+def setup(impl, config, ctx=None):
+    """Return the Setup of impl ('scratch' or 'gluon')."""
+    return (scratch_setup if impl == 'scratch' else gluon_setup)(config, ctx)
+
+
+# ---- training
+
+def fit_options(data):
+    """Return train()'s options: after every epoch, the mean loss on the whole training set."""
+    def evaluate(version):
+        net, loss = version.net, version.loss
+        return lambda: {'loss': float(loss(net(data.features), data.labels).mean().asscalar())}
+    return {'evaluate': evaluate}
+
+
+def fitted_params(version):
+    """Return a version's trained (w (d, 1), b (1,)) as numpy arrays in scratch layout."""
+    params = version.params if isinstance(version.params, list) else gluon_as_scratch(version.net)
+    return tuple(p.asnumpy() for p in params)
+
+
+def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
+    """Train the versions config asks for; return {'metrics', 'trained', 'data'}.
+
+    metrics holds each run's epochs and fitted params, the least-squares
+    reference and the largest |scratch - gluon| difference.  data is
+    load_data(config, ctx), when the caller has it already.
+    """
+    data = data or load_data(config, ctx)
+    trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch, restore=restore,
+                           **fit_options(data))
+    return {'metrics': regression_metrics(trained, closed_form(data.features, data.labels),
+                                          'least squares (lstsq)'),
+            'trained': trained, 'data': data}
+
+
+def regression_metrics(trained, reference, method):
+    """Return metrics of trained linear models: runs, the reference fit and max_abs_diff."""
+    runs, fitted = {}, {}
+    for impl, (version, history) in trained.items():
+        w, b = fitted_params(version)
+        fitted[impl] = np.concatenate([w.ravel(), b.ravel()]).astype(np.float64)
+        runs[impl] = {'epochs': history, 'params': {'w': w.ravel().tolist(), 'b': b.ravel().tolist()}}
+    w, b = reference[:2]
+    metrics = {'runs': runs, 'reference': {'method': method, 'w': w.ravel().tolist(),
+                                           'b': b.ravel().tolist()}}
+    if len(fitted) == 2:
+        metrics['max_abs_diff'] = float(np.abs(fitted['scratch'] - fitted['gluon']).max())
+    return metrics
+
+
+def summary(config, metrics):
+    """Return the lines printed after training: true, fitted and least-squares parameters."""
+    rows = [('true', config['true_w'] + [config['true_b']])]
+    rows += [(impl, run['params']['w'] + run['params']['b']) for impl, run in metrics['runs'].items()]
+    rows.append(('closed form', metrics['reference']['w'] + metrics['reference']['b']))
+    lines = format_table(['w[%d]' % i for i in range(config['num_inputs'])] + ['b'], rows)
+    if 'max_abs_diff' in metrics:
+        lines.append('largest |scratch - gluon| difference: %.3g' % metrics['max_abs_diff'])
+    return lines
+
+
+def format_table(header, rows):
+    """Return rows of (name, numbers) as aligned text lines under header."""
+    lines = ['%-12s' % '' + ''.join('%12s' % h for h in header)]
+    for name, values in rows:
+        lines.append('%-12s' % name + ''.join('%12.6f' % v for v in values))
+    return lines
 
 
 # ---- closed form

@@ -1,23 +1,78 @@
 """Logistic regression: P(y = 1 | x) = σ(x w + b), trained on binary cross-entropy by SGD.
 
-The data come first (the lecture's hours-studied toy set and two Gaussian
-blobs), then the scratch section, then "# ---- concise (Gluon)", then
-Newton's method, the float64 maximum-likelihood reference both are checked
-against.  Both nets return the logit z = Xw + b; the loss takes logits (its
-stable form never evaluates log σ(z)), and ``sigmoid(net(X))`` gives the
-probability of class 1.
+In the lecture's order: the defaults, the data (the hours-studied toy set
+and two Gaussian blobs), the scratch section, "# ---- concise (Gluon)",
+``fit``, then Newton's method, the float64 maximum-likelihood reference both
+are checked against.  The model is linear regression's; both nets return the
+logit z = Xw + b, the loss takes logits (its stable form never evaluates
+log σ(z)), and ``sigmoid(net(X))`` gives the probability of class 1.
 """
+import collections
+
 import numpy as np
 from mxnet import gluon, nd
 
-from .data import shuffled_indices
+from . import linear_regression
+from .config import Option
+from .data import ArrayLoader, shuffled_indices
 from .errors import D2LError
-# the model is linear regression's -- logits z = X w + b from a Dense(1) -- with a new loss
-from .linear_regression import gluon_net, gluon_params, init_params  # noqa: F401
-from .linear_regression import linreg as logreg
+from .linear_regression import format_table, regression_metrics
+from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
 # the stable sigmoid is the MLP chapter's activation
-from .mlp import _sign_and_exp_neg_abs, sigmoid  # noqa: F401
-from .train import sgd, train
+from .mlp import sigmoid, sign_and_exp_neg_abs
+from .train import fit_versions
+
+# the defaults depend on --data: the hours set follows the lecture (summed loss, lr 0.01, 1000
+# epochs, the whole set as one batch); the blobs defaults bring SGD within about 0.02 of Newton
+DEFAULTS = {
+    'hours': {'num_epochs': 1000, 'lr': 0.01, 'batch_size': 3, 'loss': 'sum', 'print_every': 100},
+    'blobs': {'num_epochs': 30, 'lr': 0.5, 'batch_size': 50, 'loss': 'mean', 'print_every': 1,
+              'num_examples': 1000, 'num_test': 1000, 'mean0': [-1.0, -1.0], 'mean1': [1.0, 1.0],
+              'std': 1.0},
+}
+BLOBS_ONLY = ('num_examples', 'num_test', 'mean0', 'mean1', 'std')
+OPTIONS = {
+    'data': Option('hours', ('hours', 'blobs'),
+                   "hours: the lecture's x = 1, 2, 3 hours, passed = 0, 0, 1; blobs: two "
+                   'overlapping Gaussian classes in 2-D with a test set'),
+    'num_epochs': Option(None, 'count', 'passes over the training set (1000 hours, 30 blobs)'),
+    'lr': Option(None, 'positive', 'learning rate (0.01 hours, 0.5 blobs)'),
+    'batch_size': Option(None, 'count', 'examples per minibatch (3 hours: all of it, 50 blobs)'),
+    'loss': Option(None, ('sum', 'mean'),
+                   "step on the batch's summed loss (the lecture's BCELoss(size_average=False); "
+                   'hours) or its mean (blobs)'),
+    'print_every': Option(None, 'count', 'print every N-th epoch, the first and the last '
+                                         '(100 hours, 1 blobs)'),
+    'num_examples': Option(None, 'count', 'blobs: training examples (1000)'),
+    'num_test': Option(None, 'count', 'blobs: test examples (1000)'),
+    'mean0': Option(None, 'numbers', 'blobs: mean of class 0 (-1,-1)'),
+    'mean1': Option(None, 'numbers', 'blobs: mean of class 1 (1,1)'),
+    'std': Option(None, 'positive', 'blobs: standard deviation of each class (1)'),
+}
+COMPARE = {'tolerance': 1e-5, 'dtype': 'float32', 'changes': {'data': 'blobs'}}
+CHECKPOINTS = False
+PASS_HOURS = 4.0  # the lecture's question: the probability of passing after 4 hours
+
+Data = collections.namedtuple('Data', 'train_iter features labels test_set')
+
+
+def complete(config):
+    """Return config with the per --data defaults filled in; raise D2LError for options that do not apply."""
+    if config['data'] == 'hours':
+        given = ['--' + name.replace('_', '-') for name in BLOBS_ONLY if config[name] is not None]
+        if given:
+            raise D2LError('%s %s only for --data blobs; drop %s or add --data blobs'
+                           % (', '.join(given), 'is' if len(given) == 1 else 'are',
+                              'it' if len(given) == 1 else 'them'))
+    config = dict(config)
+    for name, value in DEFAULTS[config['data']].items():
+        if config[name] is None:
+            config[name] = value
+    for name in ('mean0', 'mean1'):
+        if config['data'] == 'blobs' and len(config[name]) != 2:
+            raise D2LError('--%s has %d values; the blobs are 2-D: give two, e.g. 1,1'
+                           % (name, len(config[name])))
+    return config
 
 
 # ---- data
@@ -52,6 +107,20 @@ def gaussian_blobs(num_train, num_test, mean0, mean1, std=1.0, ctx=None):
     return (features[:num_train], labels[:num_train]), (features[num_train:], labels[num_train:])
 
 
+def load_data(config, ctx=None):
+    """Return Data: the training features and labels, their minibatches and the test set (or None)."""
+    from . import seed
+    config = complete(config)
+    seed(config['seed'])  # the blobs are drawn from mx.random and shuffled by numpy
+    if config['data'] == 'hours':
+        (features, labels), test_set = hours_data(ctx), None
+    else:
+        (features, labels), test_set = gaussian_blobs(
+            config['num_examples'], config['num_test'], config['mean0'], config['mean1'],
+            config['std'], ctx)
+    return Data(ArrayLoader(features, labels, config['batch_size']), features, labels, test_set)
+
+
 # ---- scratch
 
 def binary_cross_entropy(z, y):
@@ -60,7 +129,7 @@ def binary_cross_entropy(z, y):
     y is reshaped to z's shape (labels (n,) or (n, 1) both work).
     """
     y = y.reshape(z.shape)
-    positive, e = _sign_and_exp_neg_abs(z)
+    positive, e = sign_and_exp_neg_abs(z)
     # stable formula: max(z, 0) - z * y + log(1 + exp(-|z|)); it never takes the log of
     # σ(z), which is 0 in float32 for z < -104, so the loss stays finite.  log1p keeps the
     # tail exact: for z = 20, y = 1 the loss is 2.06e-9, and log(1 + 2.06e-9) rounds to 0
@@ -72,59 +141,117 @@ def binary_accuracy(z, y):
     return float(((z.reshape((-1,)) > 0) == y.reshape((-1,))).sum().asscalar()) / z.shape[0]
 
 
-def evaluator(net, loss, features, labels, test_set=None):
-    """Return an evaluate() for train(): mean loss and accuracy on the whole training set and the test set.
+def fit_options(data):
+    """Return train()'s options: loss and accuracy on the whole training and test sets.
 
     The record's ``loss`` becomes the loss on the whole training set after
     the epoch; ``train_acc`` and ``test_acc`` are measured after the epoch too
     (train()'s with_accuracy takes an arg-max, which needs one column per class).
     """
-    def evaluate():
-        z = net(features)
-        record = {'loss': float(loss(z, labels).mean().asscalar()),
-                  'train_acc': binary_accuracy(z, labels)}
-        if test_set is not None:
-            z = net(test_set[0])
-            record['test_loss'] = float(loss(z, test_set[1]).mean().asscalar())
-            record['test_acc'] = binary_accuracy(z, test_set[1])
-        return record
-    return evaluate
+    def evaluate(version):
+        net, loss = version.net, version.loss
+
+        def measure():
+            z = net(data.features)
+            record = {'loss': float(loss(z, data.labels).mean().asscalar()),
+                      'train_acc': binary_accuracy(z, data.labels)}
+            if data.test_set is not None:
+                z = net(data.test_set[0])
+                record['test_loss'] = float(loss(z, data.test_set[1]).mean().asscalar())
+                record['test_acc'] = binary_accuracy(z, data.test_set[1])
+            return record
+        return measure
+    return {'evaluate': evaluate}
 
 
-def train_scratch(params, train_iter, features, labels, lr, num_epochs, test_set=None,
-                  sum_loss=False, on_epoch=None, batch_size=None):
-    """Train params = [w, b] in place with our sgd; return the history.
-
-    sum_loss=True steps on the batch's summed loss, as the lecture's
-    BCELoss(size_average=False) does; otherwise on its mean.
-    """
-    w, b = params
-    net = lambda X: logreg(X, w, b)  # noqa: E731
-    # train() calls updater(batch_size) and sgd divides the summed gradient by it (mean
-    # loss); dividing by 1 instead steps on the gradient of the summed loss
-    updater = (lambda n: sgd(params, lr, 1)) if sum_loss else (lambda n: sgd(params, lr, n))
-    return train(net, train_iter, binary_cross_entropy, updater, num_epochs,
-                 evaluate=evaluator(net, binary_cross_entropy, features, labels, test_set),
-                 on_epoch=on_epoch, batch_size=batch_size)
-
-
-# ---- concise (Gluon): gluon_net and gluon_params come from linear_regression
+# ---- concise (Gluon): linear regression's Dense(1) with gluon's binary cross-entropy
 
 def gluon_loss():
     """Return gluon's binary cross-entropy on logits: the same stable formula as binary_cross_entropy."""
     return gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=False)
 
 
-def train_gluon(net, train_iter, features, labels, lr, num_epochs, test_set=None,
-                sum_loss=False, on_epoch=None, batch_size=None):
-    """Train net with SigmoidBinaryCrossEntropyLoss and Trainer('sgd'); return the history."""
-    loss = gluon_loss()
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
-    # Trainer.step(n) divides the gradient by n: step(1) keeps the summed loss's gradient
-    updater = (lambda n: trainer.step(1)) if sum_loss else trainer.step
-    return train(net, train_iter, loss, updater, num_epochs,
-                 evaluate=evaluator(net, loss, features, labels, test_set), on_epoch=on_epoch,
-                 batch_size=batch_size)
+def setup(impl, config, ctx=None):
+    """Return the Setup of impl: linear regression's model with binary cross-entropy.
+
+    Scratch: linreg, binary_cross_entropy, our sgd; Gluon: Dense(1),
+    SigmoidBinaryCrossEntropyLoss, Trainer('sgd').  With config['loss'] ==
+    'sum' a step follows the gradient of the batch's summed loss, as the
+    lecture's BCELoss(size_average=False) does: the updater divides by 1
+    instead of the batch size.
+    """
+    config = dict(config, num_inputs=1 if config['data'] == 'hours' else len(config['mean0']))
+    if impl == 'scratch':
+        version = linear_regression.scratch_setup(config, ctx, loss=binary_cross_entropy)
+    else:
+        version = linear_regression.gluon_setup(config, ctx, loss=gluon_loss())
+    if config['loss'] == 'sum':
+        step = version.updater
+        version = version._replace(updater=lambda batch_size: step(1))
+    return version
+
+
+# ---- training
+
+def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
+    """Train the versions config asks for; return {'metrics', 'trained', 'data'}.
+
+    metrics holds each run's epochs and fitted params, Newton's reference
+    and the largest differences; for the hours set each run adds the
+    probability of passing after 4 hours and the 0.5 boundary.
+    """
+    config = complete(config)
+    data = data or load_data(config, ctx)
+    trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch, restore=restore,
+                           **fit_options(data))
+    w, b, iterations, converged = newton(data.features, data.labels)
+    metrics = regression_metrics(trained, (w, b), "Newton's method (IRLS), float64")
+    metrics['reference'].update(iterations=iterations, converged=converged)
+    reference = np.concatenate([w.ravel(), b])
+    for impl, run in metrics['runs'].items():
+        fitted = np.array(run['params']['w'] + run['params']['b'])
+        if converged:
+            run['max_abs_diff_newton'] = float(np.abs(fitted - reference).max())
+        if config['data'] == 'hours':
+            hours = nd.array([[PASS_HOURS]], ctx=data.features.context)
+            run['p_pass_%g_hours' % PASS_HOURS] = float(probability(trained[impl][0], hours)[0])
+            run['boundary'] = float(-fitted[1] / fitted[0])
+    if converged:
+        for key, (X, y) in (('train_acc', (data.features, data.labels)), ('test_acc', data.test_set)):
+            if X is not None:
+                z = X.asnumpy().astype(np.float64) @ w + b
+                metrics['reference'][key] = float(((z.ravel() > 0) == (y.asnumpy().ravel() > 0.5)).mean())
+    return {'metrics': metrics, 'trained': trained, 'data': data}
+
+
+def probability(version, X):
+    """Return a trained version's P(y = 1 | X) = σ(net(X)) as numpy, shape (n,)."""
+    return sigmoid(version.net(X)).asnumpy().ravel()
+
+
+def summary(config, metrics):
+    """Return the lines printed after training: fitted and Newton's parameters, P(pass | 4 hours)."""
+    reference, runs = metrics['reference'], metrics['runs']
+    rows = [(impl, run['params']['w'] + run['params']['b']) for impl, run in runs.items()]
+    if reference['converged']:
+        rows.append(('newton', reference['w'] + reference['b']))
+    lines = format_table(['w[%d]' % i for i in range(len(reference['w']))] + ['b'], rows)
+    if not reference['converged']:
+        lines.append("Newton's method did not converge in %d iterations: the data look separable, "
+                     'so the likelihood has no finite maximum and the weights grow without bound'
+                     % reference['iterations'])
+    else:
+        lines.append("Newton's method converged in %d iterations; %s" % (reference['iterations'], ', '.join(
+            '%s %.3f' % (key.replace('_', ' '), reference[key])
+            for key in ('train_acc', 'test_acc') if key in reference)))
+        lines += ['largest |%s - newton| difference: %.3g' % (impl, run['max_abs_diff_newton'])
+                  for impl, run in runs.items()]
+    if 'max_abs_diff' in metrics:
+        lines.append('largest |scratch - gluon| difference: %.3g' % metrics['max_abs_diff'])
+    key = 'p_pass_%g_hours' % PASS_HOURS
+    lines += ['%-7s P(pass | %g hours) = %.4f, P = 0.5 at %.4f hours'
+              % (impl, PASS_HOURS, run[key], run['boundary']) for impl, run in runs.items() if key in run]
+    return lines
 
 
 # ---- Newton's method (the maximum-likelihood reference)

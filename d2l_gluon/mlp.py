@@ -1,12 +1,31 @@
-"""The multilayer perceptron: 784 -> num_hiddens (activation) -> 10 on Fashion-MNIST.
+"""The multilayer perceptron (book 3.8-3.10): 784 -> num_hiddens (activation) -> 10 on Fashion-MNIST.
 
-Activation functions first, then the scratch MLP, then "# ---- concise
-(Gluon)".  The loss is softmax_regression.cross_entropy (log-softmax form).
+In the book's order: the defaults, the activation functions, the scratch
+MLP and its set-up, then "# ---- concise (Gluon)", then ``fit``.  The data,
+the loss (cross_entropy in its log-softmax form) and the training are
+softmax regression's.
 """
-from mxnet import init, nd
+from mxnet import autograd, init, nd
 from mxnet.gluon import nn
 
-from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine
+from . import softmax_regression
+from .config import Option
+from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy,
+                                 fit_classifier, first, gluon_classifier)
+from .train import Setup, sgd
+
+OPTIONS = dict(
+    softmax_regression.OPTIONS,
+    lr=Option(0.5, 'positive', 'learning rate'),
+    num_hiddens=Option(256, 'units', 'hidden units'),
+    activation=Option('relu', ('relu', 'sigmoid', 'tanh'), 'activation of the hidden layer'))
+# in float32 a hidden unit whose input lies within rounding of 0 can fall on different sides of the
+# ReLU kink in the two versions, after which they drift apart for no fault of either
+COMPARE = {'tolerance': 1e-4, 'dtype': 'float64'}
+CHECKPOINTS = DATA_PARALLEL = True
+MODEL_KEYS = ('num_hiddens', 'activation')
+load_data = softmax_regression.load_data
+fit_options = softmax_regression.fit_options
 
 
 def relu(X):
@@ -14,7 +33,7 @@ def relu(X):
     return nd.maximum(X, 0)
 
 
-def _sign_and_exp_neg_abs(z):
+def sign_and_exp_neg_abs(z):
     """Return (z >= 0 as 0/1, exp(-|z|)); exp(-|z|) lies in (0, 1], so it never overflows.
 
     |z| is written where(z >= 0, z, -z), not nd.abs: autograd then takes the
@@ -29,7 +48,7 @@ def _sign_and_exp_neg_abs(z):
 
 def sigmoid(z):
     """Return σ(z) = 1 / (1 + exp(-z)) elementwise, shape of z, without overflow for any z."""
-    positive, e = _sign_and_exp_neg_abs(z)
+    positive, e = sign_and_exp_neg_abs(z)
     # z >= 0: 1 / (1 + e^-z); z < 0: e^z / (1 + e^z).  Both use e = exp(-|z|) <= 1, so
     # nothing overflows and σ(-1000) underflows to 0 instead of computing 1 / inf
     return nd.where(positive, 1 / (1 + e), e / (1 + e))
@@ -46,6 +65,16 @@ def tanh(X):
 
 
 ACTIVATIONS = {'relu': relu, 'sigmoid': sigmoid, 'tanh': tanh}
+
+
+def value_and_gradient(f, x):
+    """Return (x, f(x), f'(x)) for a numpy array x, the derivative from autograd in float64."""
+    X = nd.array(x, dtype='float64')
+    X.attach_grad()
+    with autograd.record():
+        y = f(X)
+    y.backward()
+    return x, y.asnumpy(), X.grad.asnumpy()
 
 
 def mlp(X, params, activation=relu):
@@ -72,6 +101,13 @@ def scratch_net(params, activation='relu'):
     return lambda X: mlp(X, params, ACTIVATIONS[activation])
 
 
+def scratch_setup(config, ctx=None, dtype='float32'):
+    """Return Setup(net, cross_entropy, sgd, [W1, b1, W2, b2]) of the scratch MLP."""
+    params = cast(init_params(num_hiddens=config['num_hiddens'], ctx=ctx), dtype)
+    return Setup(scratch_net(params, config['activation']), cross_entropy,
+                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
+
+
 # ---- concise (Gluon)
 
 def gluon_net(num_inputs=NUM_INPUTS, num_hiddens=256, num_outputs=NUM_OUTPUTS, activation='relu',
@@ -85,3 +121,28 @@ def gluon_net(num_inputs=NUM_INPUTS, num_hiddens=256, num_outputs=NUM_OUTPUTS, a
             nn.Dense(num_outputs, in_units=num_hiddens))
     net.initialize(init.Normal(sigma=0.01), ctx=ctx)
     return net
+
+
+def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
+    """Return Setup(net, SoftmaxCrossEntropyLoss, trainer.step, ParameterDict); ctx may be a list."""
+    start = init_params(num_hiddens=config['num_hiddens'], ctx=first(ctx))
+    net = gluon_net(num_hiddens=config['num_hiddens'], activation=config['activation'], ctx=ctx)
+    return gluon_classifier(net, start, config['lr'], kvstore, dtype)
+
+
+def setup(impl, config, ctx=None, **options):
+    """Return the Setup of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
+    if impl == 'scratch':
+        return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
+    return gluon_setup(config, ctx, **options)
+
+
+# ---- training: softmax regression's, with this model
+
+def fit(config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
+    """Train the versions config asks for; return {'metrics', 'trained', 'data'}."""
+    return fit_classifier(setup, config, ctx, on_epoch, restore, data, devices)
+
+
+summary = softmax_regression.summary
+predict = softmax_regression.predict

@@ -6,13 +6,12 @@ weight is (out, in).  Every file is written atomically.
 """
 import os
 
-import numpy as np
 from mxnet import nd
 from mxnet.base import MXNetError
 from mxnet.gluon import nn
 
 from .errors import D2LError
-from .files import atomic_write, write_json
+from .files import atomic_write
 
 
 def dense_layers(net):
@@ -92,60 +91,17 @@ def export_gluon(prefix, net):
         raise
 
 
-# ---- checkpoints
-
-def _checkpoint_paths(folder, impl, epoch=None):
-    state = os.path.join(folder, 'checkpoint-%s.json' % impl)
-    if epoch is None:
-        return state
-    return state, os.path.join(folder, 'checkpoint-%s-epoch%d.params' % (impl, epoch))
-
-
-def save_checkpoint(folder, impl, epoch, save):
-    """Save a checkpoint after epoch: save(path) writes the parameters, then a JSON names them.
-
-    The JSON, written last, marks the checkpoint complete, so a run killed
-    in between resumes from the previous epoch.  It also holds numpy's random
-    state, which fixes the batch order of the epochs to come.
-    """
-    state_path, params_path = _checkpoint_paths(folder, impl, epoch)
-    atomic_write(params_path, save)
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    write_json(state_path, {'epoch': epoch, 'params': os.path.basename(params_path),
-                            'numpy_random_state': [kind, keys.tolist(), pos, has_gauss, cached]})
-    for old in range(1, epoch):
-        old_path = _checkpoint_paths(folder, impl, old)[1]
-        if os.path.exists(old_path):
-            os.remove(old_path)
+def save_version(path, version):
+    """Save a trained version's parameters: nd.save for a scratch list, save_parameters for Gluon."""
+    if isinstance(version.params, list):
+        save_scratch(path, version.params)
+    else:
+        save_gluon(path, version.net)
 
 
-def remove_checkpoint(folder, impl):
-    """Delete impl's checkpoint files (once its final parameters are saved)."""
-    state_path = _checkpoint_paths(folder, impl)
-    prefix = os.path.basename(state_path)[:-len('.json')] + '-epoch'
-    for name in os.listdir(folder):
-        if name.startswith(prefix) and name.endswith('.params'):
-            os.remove(os.path.join(folder, name))
-    if os.path.exists(state_path):
-        os.remove(state_path)
-
-
-def load_checkpoint(folder, impl, load):
-    """Restore the last checkpoint of impl: load(path) reads the parameters; return its epoch (0 if none)."""
-    import json
-    state_path = _checkpoint_paths(folder, impl)
-    if not os.path.exists(state_path):
-        return 0
-    try:
-        with open(state_path) as f:
-            state = json.load(f)
-        params_path = os.path.join(folder, state['params'])
-        kind, keys, pos, has_gauss, cached = state['numpy_random_state']
-        random_state = (kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached)
-        epoch = int(state['epoch'])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise D2LError('%s is damaged; delete it (and its checkpoint-*.params) to resume from the '
-                       'start of that implementation' % state_path) from None
-    load(params_path)
-    np.random.set_state(random_state)
-    return epoch
+def load_version(path, version, ctx=None):
+    """Load parameters saved by save_version into version, in place."""
+    if isinstance(version.params, list):
+        load_scratch(path, version.params)
+    else:
+        load_gluon(path, version.net, ctx)

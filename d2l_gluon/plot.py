@@ -1,5 +1,8 @@
 """Figures, saved as PNG files.  The only module that imports matplotlib (Agg, headless)."""
+import os
+
 import matplotlib
+import numpy as np
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -92,3 +95,109 @@ def decision_boundaries(X, y, boundaries, path):
     ax.set(xlim=xlim, ylim=ylim, xlabel='x0', ylabel='x1')
     ax.legend()
     save(fig, path)
+
+
+# ---- each chapter's figures, from the result of its fit()
+
+def run_curves(runs, path, panels=(('loss', ('loss',)),)):
+    """Save per-epoch curves of every version; panels is a list of (ylabel, record keys)."""
+    figure = []
+    for ylabel, keys in panels:
+        series = {}
+        for impl, run in runs.items():
+            for key in keys:
+                epochs = [e for e in run['epochs'] if key in e]
+                name = impl if len(keys) == 1 else '%s %s' % (impl, key.replace('_acc', ''))
+                series[name] = ([e['epoch'] for e in epochs], [e[key] for e in epochs])
+        figure.append((ylabel, series))
+    curves(figure, path)
+
+
+def linreg_figures(config, result, folder):
+    """Save data.png (the last feature against the label) and loss.png."""
+    data = result['data']
+    X, y = data.features.asnumpy(), data.labels.asnumpy()
+    scatter(X[:, -1], y, os.path.join(folder, 'data.png'), 'feature %d' % (X.shape[1] - 1),
+            'label', 'synthetic data')
+    run_curves(result['metrics']['runs'], os.path.join(folder, 'loss.png'),
+               [('loss on the training set', ('loss',))])
+
+
+def classifier_figures(config, result, folder):
+    """Save curves.png, predictions.png (20 test images) and the chapter's own figure."""
+    from mxnet import nd
+
+    from .data import get_fashion_mnist_labels, read_fashion_mnist, to_tensor
+    from .softmax_regression import predict
+    run_curves(result['metrics']['runs'], os.path.join(folder, 'curves.png'),
+               [('loss', ('loss',)), ('accuracy', ('train_acc', 'test_acc'))])
+    test_images, test_labels = read_fashion_mnist(config['data_dir'])[2:]
+    trained = result['trained']
+    X = nd.array(to_tensor(test_images[:20]), ctx=_device(next(iter(trained.values()))[0]))
+    titles = get_fashion_mnist_labels(test_labels[:20])
+    for impl, (version, _) in trained.items():
+        predicted = get_fashion_mnist_labels(predict(version.net, X).argmax(axis=1))
+        titles = ['%s\n%s: %s' % (t, impl[0].upper(), p) for t, p in zip(titles, predicted)]
+    image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'))
+
+
+def _device(version):
+    """Return the (first) device a trained version's parameters live on."""
+    if isinstance(version.params, list):
+        return version.params[0].context
+    return next(iter(version.params.values())).list_ctx()[0]
+
+
+def softmax_figures(config, result, folder):
+    """Save the classifier figures and weights.png: each class's learned weights as a 28x28 image."""
+    from .data import TEXT_LABELS
+    from .params import gluon_as_scratch
+    classifier_figures(config, result, folder)
+    images, titles = [], []
+    for impl, (version, _) in result['trained'].items():
+        params = version.params if impl == 'scratch' else gluon_as_scratch(version.net)
+        images += list(params[0].asnumpy().T.reshape(-1, 28, 28))
+        titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]
+    image_grid(images, titles, os.path.join(folder, 'weights.png'), cmap='RdBu_r', symmetric=True)
+
+
+def mlp_figures(config, result, folder):
+    """Save the classifier figures and activations.png: ReLU, sigmoid, tanh and their derivatives."""
+    from .mlp import ACTIVATIONS, value_and_gradient
+    classifier_figures(config, result, folder)
+    x = np.linspace(-8, 8, 321)
+    activations({name: value_and_gradient(f, x) for name, f in ACTIVATIONS.items()},
+                os.path.join(folder, 'activations.png'))
+
+
+def logreg_figures(config, result, folder):
+    """Save loss.png and probability.png (hours) or boundaries.png (blobs)."""
+    from mxnet import nd
+
+    from .logistic_regression import probability
+    data, runs = result['data'], result['metrics']['runs']
+    X, y = data.features.asnumpy(), data.labels.asnumpy().ravel()
+    accuracy_keys = ('train_acc',) if data.test_set is None else ('train_acc', 'test_acc')
+    run_curves(runs, os.path.join(folder, 'loss.png'),
+               [('loss on the training set', ('loss',)), ('accuracy', accuracy_keys)])
+    if data.test_set is None:
+        hours = np.linspace(0, 10, 201, dtype=np.float32)
+        grid = nd.array(hours.reshape(-1, 1), ctx=data.features.context)
+        probability_curves(hours, {impl: probability(version, grid)
+                                   for impl, (version, _) in result['trained'].items()},
+                           (X.ravel(), y), os.path.join(folder, 'probability.png'))
+        return
+    boundaries = {impl: (run['params']['w'], run['params']['b'][0]) for impl, run in runs.items()}
+    reference = result['metrics']['reference']
+    if reference['converged']:
+        boundaries['newton'] = (reference['w'], reference['b'][0])
+    decision_boundaries(X, y, boundaries, os.path.join(folder, 'boundaries.png'))
+
+
+FIGURES = {'linreg': linreg_figures, 'softmax': softmax_figures, 'mlp': mlp_figures,
+           'logreg': logreg_figures}
+
+
+def chapter_figures(chapter, config, result, folder):
+    """Save the figures of a chapter's fit() result into folder."""
+    FIGURES[chapter](config, result, folder)

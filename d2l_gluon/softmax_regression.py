@@ -1,16 +1,55 @@
-"""Softmax regression on Fashion-MNIST: O = XW + b, probabilities softmax(O).
+"""Softmax regression on Fashion-MNIST (book 3.4-3.7): O = XW + b, probabilities softmax(O).
 
-Scratch section first, then "# ---- concise (Gluon)".  The scratch net
+In the book's order: the defaults, the data, the scratch model, loss and
+set-up, then "# ---- concise (Gluon)", then ``fit``.  The scratch net
 returns the logits O; softmax is applied inside cross_entropy in its
 log-softmax form, as gluon's SoftmaxCrossEntropyLoss does, so the loss stays
 finite however large the logits grow.  ``softmax(net(X))`` gives the book's
-probabilities.
+probabilities.  The multilayer perceptron reuses everything here but the model.
 """
+import collections
+
+import mxnet as mx
+import numpy as np
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
+from .config import Option
+from .data import load_fashion_mnist
+from .params import copy_to_gluon
+from .train import Setup, evaluate_accuracy, fit_versions, sgd
+
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
+OPTIONS = {
+    'num_epochs': Option(5, 'count', 'passes over the training set'),
+    'lr': Option(0.1, 'positive', 'learning rate'),
+    'batch_size': Option(256, 'count', 'examples per minibatch'),
+    'data_dir': Option(None, 'text', 'folder with the four Fashion-MNIST idx files (.gz or not); '
+                                     'default: search $D2L_GLUON_DATA, the gluon cache, '
+                                     '/usr/share/datasets/fashion-mnist, then download'),
+    'loader': Option('fast', ('fast', 'book'),
+                     'fast: the data set in memory as one NDArray; book: Dataset + ToTensor + '
+                     'gluon DataLoader, as the book teaches'),
+    'num_workers': Option(0, 'natural', 'worker processes of the book loader'),
+}
+COMPARE = {'tolerance': 1e-4, 'dtype': 'float32'}
+CHECKPOINTS = True  # minutes to run: resume from the last finished epoch
+DATA_PARALLEL = True  # the Gluon version trains on several devices or processes
+MODEL_KEYS = ()  # model.json: what predict needs to rebuild the net
+
+Data = collections.namedtuple('Data', 'train_iter test_iter')
+
+
+# ---- data (book 3.5): minibatches of (X (batch, 1, 28, 28) in [0, 1], y (batch,) int32)
+
+def load_data(config, ctx=None):
+    """Return Data(train_iter, test_iter) over Fashion-MNIST in batches of config['batch_size']."""
+    return Data(*load_fashion_mnist(config['batch_size'], config['data_dir'], config['loader'],
+                                    config['num_workers'], ctx))
+
+
+# ---- scratch (book 3.6)
 
 def softmax(O):
     """Return row-wise softmax of O (batch_size, num_outputs); rows sum to 1."""
@@ -37,12 +76,9 @@ def cross_entropy(O, y):
 def affine(X, W, b):
     """Return X W + b, shape (X.shape[0], W.shape[1]): the same numbers as nd.dot(X, W) + b.
 
-    Computed by FullyConnected, the same kernel Gluon's Dense uses: oneDNN on
-    CPU, about twice as fast as the OpenBLAS behind nd.dot in the mxnet 1.9.1
-    wheel, and it sums b's gradient over the batch inside its backward, where
-    the backward of a broadcast "+ b" is a slow reduction.  FullyConnected
-    stores weights as (out, in), so it gets W.T; autograd carries the
-    gradient back through the transpose.
+    FullyConnected is the kernel Gluon's Dense uses (oneDNN on CPU, about
+    twice as fast as nd.dot here, and it sums b's gradient inside its
+    backward); it stores weights as (out, in), so it gets W.T.
     """
     return nd.FullyConnected(X, W.T, b, num_hidden=W.shape[1])
 
@@ -67,7 +103,24 @@ def scratch_net(params):
     return lambda X: softmax_regression(X, W, b)
 
 
-# ---- concise (Gluon)
+def scratch_setup(config, ctx=None, dtype='float32'):
+    """Return Setup(net, cross_entropy, sgd, [W, b]) of the scratch version."""
+    params = cast(init_params(ctx=ctx), dtype)
+    return Setup(scratch_net(params), cross_entropy,
+                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
+
+
+def cast(params, dtype):
+    """Return params in dtype with gradients attached (themselves for float32)."""
+    if dtype == 'float32':
+        return params
+    params = [p.astype(dtype) for p in params]
+    for p in params:
+        p.attach_grad()
+    return params
+
+
+# ---- concise (Gluon) (book 3.7)
 
 def gluon_net(num_inputs=NUM_INPUTS, num_outputs=NUM_OUTPUTS, ctx=None):
     """Return nn.HybridSequential(nn.Dense(10)) with weights ~ N(0, 0.01²), bias 0; Dense flattens X.
@@ -83,3 +136,93 @@ def gluon_net(num_inputs=NUM_INPUTS, num_outputs=NUM_OUTPUTS, ctx=None):
 def gluon_loss():
     """Return gluon's softmax cross-entropy on logits (log-softmax inside, like cross_entropy)."""
     return gluon.loss.SoftmaxCrossEntropyLoss()
+
+
+def gluon_classifier(net, start, lr, kvstore='device', dtype='float32'):
+    """Return the Setup of a Gluon classifier: net set to the scratch draw start, loss and Trainer.
+
+    net is initialised with init.Normal(0.01) as the book does, then given
+    the values the scratch version draws from the same random state, so the
+    two differ only by their code (Dense stores its weight transposed, so its
+    own draw would be another matrix).  kvstore goes to the Trainer.
+    """
+    copy_to_gluon(start, net)
+    net.cast(dtype)
+    net.hybridize(static_alloc=True, static_shape=True)
+    optimizer = mx.optimizer.SGD(learning_rate=lr)
+    # one update kernel per parameter: mxnet 1.9.1's multi_sgd_update over the four
+    # parameters together takes twice as long as four separate updates on CPU
+    optimizer.aggregate_num = 1
+    trainer = gluon.Trainer(net.collect_params(), optimizer, kvstore=kvstore)
+    return Setup(net, gluon_loss(), trainer.step, net.collect_params())
+
+
+def first(ctx):
+    """Return the first device of a device or a list of devices."""
+    return ctx[0] if isinstance(ctx, (list, tuple)) else ctx
+
+
+def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
+    """Return Setup(net, SoftmaxCrossEntropyLoss, trainer.step, ParameterDict); ctx may be a list."""
+    start = init_params(ctx=first(ctx))
+    return gluon_classifier(gluon_net(ctx=ctx), start, config['lr'], kvstore, dtype)
+
+
+def setup(impl, config, ctx=None, **options):
+    """Return the Setup of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
+    if impl == 'scratch':
+        return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
+    return gluon_setup(config, ctx, **options)
+
+
+# ---- training (book 3.6.6, train_ch3)
+
+def fit_options(data):
+    """Return train()'s options: training accuracy, and test accuracy after every epoch."""
+    def evaluate(version):
+        return lambda: {'test_acc': evaluate_accuracy(version.net, data.test_iter)}
+    return {'evaluate': evaluate, 'with_accuracy': True}
+
+
+def fit(config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
+    """Train the versions config asks for; return {'metrics', 'trained', 'data'}."""
+    return fit_classifier(setup, config, ctx, on_epoch, restore, data, devices)
+
+
+def fit_classifier(setup, config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
+    """Train a Fashion-MNIST classifier's versions; each epoch adds train_acc and test_acc.
+
+    devices (distributed.Devices) is for data parallelism: it shards the
+    training set among worker processes and sets up the Gluon version on
+    several devices.  Without it everything runs on ctx.
+    """
+    data = data or load_data(config, first(ctx))
+    split = None
+    if devices is not None:
+        data = data._replace(train_iter=devices.shard(data.train_iter))
+        setup, split = devices.wrap(setup), devices.split
+    trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch,
+                           restore=restore, split=split, **fit_options(data))
+    metrics = {'runs': {impl: {'epochs': history} for impl, (_, history) in trained.items()}}
+    if len(trained) == 2:
+        finals = [history[-1]['test_acc'] for _, history in trained.values()]
+        metrics['max_abs_diff'] = abs(finals[0] - finals[1])
+    return {'metrics': metrics, 'trained': trained, 'data': data}
+
+
+def summary(config, metrics):
+    """Return the lines printed after training: final loss and accuracies of each version."""
+    lines = ['%-12s%12s%12s%12s%12s' % ('', 'loss', 'train acc', 'test acc', 'seconds')]
+    for impl, run in metrics['runs'].items():
+        last = run['epochs'][-1]
+        lines.append('%-12s%12.6f%12.6f%12.6f%12.6f' % (
+            impl, last['loss'], last['train_acc'], last['test_acc'],
+            sum(e['seconds'] for e in run['epochs'])))
+    if 'max_abs_diff' in metrics:
+        lines.append('|scratch - gluon| test accuracy difference: %.4f' % metrics['max_abs_diff'])
+    return lines
+
+
+def predict(net, X):
+    """Return class probabilities softmax(net(X)) as numpy, shape (n, 10)."""
+    return softmax(net(X)).asnumpy().astype(np.float64)

@@ -10,6 +10,7 @@ batch's own size instead.  Given a list of
 devices ``ctx``, the loop splits every batch across them (data parallelism);
 the Trainer's kvstore then sums the devices' gradients.
 """
+import collections
 import contextlib
 import signal
 import threading
@@ -18,7 +19,12 @@ import time
 import numpy as np
 from mxnet import autograd, nd
 
+from .config import impls, step_batch
 from .errors import D2LError, DivergenceError
+
+# what every chapter's setup(impl, config, ctx) returns: the four things the book trains with;
+# params are the scratch list [W1, b1, ...] or the Gluon net's ParameterDict
+Setup = collections.namedtuple('Setup', 'net loss updater params')
 
 # straight-dope's moving average of the batch loss: moving = 0.99 moving + 0.01 batch
 SMOOTHING = 0.01
@@ -94,7 +100,7 @@ def _concat(scalars, chunk=512):
     return nd.concat(*parts, dim=0).asnumpy().astype(np.float64) if parts else np.zeros(0)
 
 
-def train_epoch(net, train_iter, loss, updater, with_accuracy=False, ctx=None, batch_size=None):
+def train_epoch(net, train_iter, loss, updater, *, batch_size=None, with_accuracy=False, ctx=None):
     """Make one pass over train_iter, updating the parameters after every batch.
 
     Each step is updater(batch_size), the book's rule, or updater(len(X)) when
@@ -152,9 +158,9 @@ def _first_bad_batch(batch_means, reference, factor):
     return int(indices[0]) + 1 if indices.size else None
 
 
-def train(net, train_iter, loss, updater, num_epochs, evaluate=None, with_accuracy=False,
-          on_epoch=None, history=(), divergence_factor=DIVERGENCE_FACTOR, ctx=None,
-          batch_size=None):
+def train(net, train_iter, loss, updater, num_epochs, *, batch_size=None, evaluate=None,
+          with_accuracy=False, on_epoch=None, history=(), divergence_factor=DIVERGENCE_FACTOR,
+          ctx=None):
     """Train for num_epochs and return the history: one dict per epoch.
 
     Each record has ``epoch``, ``loss`` (mean per-example loss over the
@@ -180,8 +186,8 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
     reference = history[0].get('first_batch_loss') if history else None
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
-        sums, sizes, correct = train_epoch(net, train_iter, loss, updater, with_accuracy, ctx,
-                                           batch_size)
+        sums, sizes, correct = train_epoch(net, train_iter, loss, updater, batch_size=batch_size,
+                                           with_accuracy=with_accuracy, ctx=ctx)
         batch_means = sums / sizes
         if reference is None and len(batch_means):
             reference = batch_means[0]
@@ -210,8 +216,8 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
     return history
 
 
-def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, on_epoch=None,
-                     history=(), ctx=None, batch_size=None):
+def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, *, batch_size=None,
+                     on_epoch=None, history=(), ctx=None):
     """Train a classifier (the book's train_ch3); each record adds train_acc and test_acc.
 
     With a list of devices ctx, training splits every batch across them;
@@ -221,3 +227,35 @@ def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, on_e
                  evaluate=lambda: {'test_acc': evaluate_accuracy(net, test_iter)},
                  with_accuracy=True, on_epoch=on_epoch, history=history, ctx=ctx,
                  batch_size=batch_size)
+
+
+def fit_versions(setup, config, train_iter, ctx=None, *, evaluate=None, with_accuracy=False,
+                 on_epoch=None, restore=None, split=None):
+    """Train every version config['impl'] names; return {impl: (Setup, history)}.
+
+    Each version is set up by setup(impl, config, ctx) from the same random
+    state (seed + 1), so both start alike and see the same batches.
+    evaluate(version) returns the version's evaluate() for train().
+    on_epoch(impl, record, version) runs after every epoch; restore(impl,
+    version) may load saved parameters and return the epochs already done.
+    split is train()'s list of devices for data parallelism.
+    """
+    from . import seed
+    trained = {}
+    for impl in impls(config):
+        seed(config['seed'] + 1)
+        version = setup(impl, config, ctx)
+        history = restore(impl, version) if restore is not None else []
+        callback = None if on_epoch is None else (
+            lambda record, impl=impl, version=version: on_epoch(impl, record, version))
+        try:
+            history = train(version.net, train_iter, version.loss, version.updater,
+                            config['num_epochs'], batch_size=step_batch(config),
+                            evaluate=None if evaluate is None else evaluate(version),
+                            with_accuracy=with_accuracy, on_epoch=callback, history=history,
+                            ctx=split)
+        except DivergenceError as e:
+            e.impl = impl
+            raise
+        trained[impl] = (version, history)
+    return trained

@@ -128,16 +128,12 @@ def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0, step_batch=2
 
     Every step divides by step_batch, the configured batch size (None: by each batch's size).
     """
-    from d2l_gluon import seed
-    from d2l_gluon.classifier import build_classifier, classifier_model
-    from d2l_gluon.data import load_fashion_mnist
-    from d2l_gluon.train import train_classifier
-    seed(seed_value)
-    train_iter, test_iter = load_fashion_mnist(256, loader='fast')
-    seed(seed_value + 1)  # the CLI seeds each version with --seed + 1
-    net, _, loss, updater = build_classifier(impl, classifier_model(chapter), lr, None)
-    return train_classifier(net, train_iter, test_iter, loss, updater, num_epochs,
-                            batch_size=step_batch)
+    from d2l_gluon.config import chapter_module, make_config
+    module = chapter_module(chapter)
+    config = make_config(module.OPTIONS, impl=impl, lr=lr, num_epochs=num_epochs, seed=seed_value,
+                         step_divisor='batch-size' if step_batch == 256 else 'actual')
+    assert step_batch in (256, None) and config['batch_size'] == 256
+    return module.fit(config)['trained'][impl][1]
 
 
 def start_cli(*args, stdout=None, stderr=None):

@@ -1,0 +1,70 @@
+"""Scratch against Gluon from one start: the same initial parameters and batches, for any chapter.
+
+Every chapter module offers the same pieces (load_data, setup, fit_options
+and COMPARE, its tolerance and dtype); nothing here knows a chapter.
+"""
+from . import seed
+from .config import complete
+from .data import ArrayLoader
+from .errors import DivergenceError
+from .params import copy_to_gluon, gluon_as_scratch
+from .train import fit_versions
+
+
+def relative_difference(a, b):
+    """Return max |a - b| / max |b| of two arrays (or numbers), in float64."""
+    import numpy as np
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def _cast(data, dtype):
+    """Return data with the features of every in-memory loader cast to dtype."""
+    if dtype == 'float32':
+        return data
+    return data._replace(**{
+        name: ArrayLoader(it.features.astype(dtype), it.labels, it.batch_size, it.shuffle)
+        for name, it in data._asdict().items() if isinstance(it, ArrayLoader)})
+
+
+def compare(chapter, config, ctx=None, perturb=0.0):
+    """Train both versions of chapter (a chapter module) from one start; return their differences.
+
+    The Gluon net gets the scratch version's initial values (plus perturb on
+    its first bias, to see a comparison fail).  Returns {'epochs': [(epoch,
+    {key: (scratch, gluon, relative difference)})], 'loss_diff',
+    'param_diff', 'tolerance', 'dtype'}, or {'diverged': {'impl', 'epoch',
+    'batch'}, ...} when a version's training diverged.
+    """
+    config = complete(chapter, dict(config, impl='both'))
+    dtype = chapter.COMPARE['dtype']
+    options = {} if dtype == 'float32' else {'dtype': dtype}
+    seed(config['seed'])
+    data = _cast(chapter.load_data(config, ctx), dtype)
+    start = []
+
+    def twins(impl, config, ctx=None):
+        version = chapter.setup(impl, config, ctx, **options)
+        if impl == 'scratch':
+            start.extend(p.copy() for p in version.params)
+        else:
+            copy_to_gluon(start, version.net)
+            if perturb:
+                params = gluon_as_scratch(version.net)
+                params[1][0] += perturb  # the first bias: every example feels it
+                copy_to_gluon(params, version.net)
+        return version
+    try:
+        trained = fit_versions(twins, config, data.train_iter, ctx, **chapter.fit_options(data))
+    except DivergenceError as e:
+        # one version diverged where the other did not: they differ
+        return {'diverged': {'impl': e.impl, 'epoch': e.epoch, 'batch': e.batch},
+                'tolerance': chapter.COMPARE['tolerance'], 'dtype': dtype}
+    (scratch, scratch_history), (gluon, gluon_history) = trained['scratch'], trained['gluon']
+    keys = [k for k in ('loss', 'train_acc', 'test_acc') if k in scratch_history[0]]
+    epochs = [(s['epoch'], {k: (s[k], g[k], relative_difference(s[k], g[k])) for k in keys})
+              for s, g in zip(scratch_history, gluon_history)]
+    param_diff = max(relative_difference(p.asnumpy(), q.asnumpy())
+                     for p, q in zip(scratch.params, gluon_as_scratch(gluon.net)))
+    return {'epochs': epochs, 'loss_diff': max(row['loss'][2] for _, row in epochs),
+            'param_diff': param_diff, 'tolerance': chapter.COMPARE['tolerance'], 'dtype': dtype}

@@ -1,0 +1,131 @@
+"""Chapter settings: each option's book default, kind and help, and the checks every value passes.
+
+A chapter module declares ``OPTIONS = {name: Option(default, kind, help)}``;
+``make_config(OPTIONS, **changes)`` returns the plain dict its ``fit`` takes,
+and the CLI builds its arguments from the same table, so a default lives in
+one place.  Kinds are the names in KINDS, or a tuple of choices.
+"""
+import collections
+
+import numpy as np
+
+from .errors import D2LError
+
+Option = collections.namedtuple('Option', 'default kind help')
+
+# the largest float32: a value beyond it cannot reach an NDArray in one piece
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _finite(value):
+    return np.isfinite(value) and abs(value) <= FLOAT32_MAX
+
+
+# kind -> (python type, test, what a value must be)
+KINDS = {
+    'count': (int, lambda v: v > 0, 'a positive integer'),
+    'natural': (int, lambda v: v >= 0, 'a non-negative integer'),
+    # a layer of 784 x 65536 float32 weights is 205 MB; far more cannot be allocated
+    'units': (int, lambda v: 0 < v <= 65536, 'a number of units from 1 to 65536'),
+    # mx.random.seed takes 0 .. 2**32 - 1, and each version is seeded with seed + 1
+    'seed': (int, lambda v: 0 <= v <= 2 ** 32 - 2, 'a seed from 0 to 4294967294'),
+    'positive': (float, lambda v: _finite(v) and v > 0, 'a positive float32 number'),
+    'nonnegative': (float, lambda v: _finite(v) and v >= 0, 'a non-negative float32 number'),
+    'probability': (float, lambda v: 0 <= v < 1, 'a probability from 0 to below 1'),
+    'number': (float, _finite, 'a finite float32 number'),
+    'numbers': (list, lambda v: len(v) > 0 and all(_finite(x) for x in v),
+                'a comma-separated list of finite float32 numbers'),
+    'flag': (bool, lambda v: True, 'true or false'),
+    'text': (str, lambda v: True, 'text'),
+}
+
+COMMON = {
+    'impl': Option('both', ('scratch', 'gluon', 'both'), 'which version to train'),
+    'seed': Option(0, 'seed', 'seeds mx.random, numpy and random, and so the batch order'),
+    'step_divisor': Option('batch-size', ('batch-size', 'actual'),
+                           'batch-size: every sgd step divides the summed gradient by the '
+                           'configured batch size, as the book does, so a short last batch takes '
+                           'a proportionally smaller step; actual: divide by the number of '
+                           'examples in the batch, a full step for every batch'),
+}
+
+
+def parse(kind, text):
+    """Return text (a command-line string) as a value of kind; raise ValueError naming the kind."""
+    if isinstance(kind, tuple):
+        if text not in kind:
+            raise ValueError('%r is not one of %s' % (text, ', '.join(kind)))
+        return text
+    kind_type, _, requirement = KINDS[kind]
+    try:
+        if kind_type is list:
+            value = [float(part) for part in text.split(',')]
+        elif kind_type is bool:
+            value = {'true': True, 'false': False}[text.lower()]
+        else:
+            value = kind_type(text)
+    except (ValueError, KeyError, OverflowError):
+        raise ValueError('%r is not %s' % (text, requirement)) from None
+    return check(kind, value, text)
+
+
+def check(kind, value, shown=None):
+    """Return value when it is of kind; raise ValueError naming what it must be."""
+    shown = repr(value) if shown is None else repr(shown)
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise ValueError('%s is not one of %s' % (shown, ', '.join(kind)))
+        return value
+    kind_type, test, requirement = KINDS[kind]
+    ok = type(value) is kind_type or (kind_type is float and type(value) is int)
+    if kind_type is list:
+        ok = isinstance(value, list) and all(type(x) in (int, float) for x in value)
+    if not ok or not test(value):
+        raise ValueError('%s is not %s' % (shown, requirement))
+    return [float(x) for x in value] if kind_type is list else kind_type(value)
+
+
+def make_config(options, **changes):
+    """Return {name: value}: every option's default, with changes checked; raise D2LError."""
+    options = dict(COMMON, **options)
+    unknown = sorted(set(changes) - set(options))
+    if unknown:
+        raise D2LError('unknown setting %s; the settings are %s'
+                       % (', '.join(unknown), ', '.join(sorted(options))))
+    config = {}
+    for name, option in options.items():
+        value = changes.get(name, option.default)
+        if value is None and option.default is None:
+            config[name] = None
+            continue
+        try:
+            config[name] = check(option.kind, value)
+        except ValueError as e:
+            raise D2LError('--%s: %s' % (name.replace('_', '-'), e)) from None
+    return config
+
+
+def step_batch(config):
+    """Return train()'s batch_size: the configured one (the book's rule), or None for 'actual'."""
+    return config['batch_size'] if config['step_divisor'] == 'batch-size' else None
+
+
+def impls(config):
+    """Return the versions config['impl'] names, scratch first."""
+    return ('scratch', 'gluon') if config['impl'] == 'both' else (config['impl'],)
+
+
+def complete(chapter, config):
+    """Return config with the chapter's derived defaults filled in (its complete(), if any)."""
+    return chapter.complete(config) if hasattr(chapter, 'complete') else config
+
+
+# command -> chapter module, in the book's order
+CHAPTERS = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp': 'mlp',
+            'logreg': 'logistic_regression'}
+
+
+def chapter_module(name):
+    """Return the module of chapter command name (e.g. 'softmax' -> d2l_gluon.softmax_regression)."""
+    import importlib
+    return importlib.import_module('.' + CHAPTERS[name], __package__)

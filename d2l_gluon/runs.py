@@ -1,0 +1,359 @@
+"""Run folders: metrics.json, checkpoints, resume, saved models and progress lines.
+
+A run folder belongs to one run.  ``Run`` refuses a folder that holds
+another run (unless asked to overwrite it), holds an exclusive lock on it
+while the run lives, removes temporary files a killed run left behind, and
+writes ``metrics.json`` atomically after every epoch, so the file is always
+complete.  Every checkpoint carries the run's identity (chapter and a hash
+of its settings), and a resumed run refuses a checkpoint that is not its own.
+"""
+import fcntl
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from .errors import D2LError, DivergenceError
+from .files import prepare_out_dir, write_json
+from .params import export_gluon, load_version, save_version
+
+MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
+
+
+def identity(chapter, config):
+    """Return the hash that names a run: its chapter and settings."""
+    text = json.dumps({'chapter': chapter, 'config': config}, sort_keys=True)
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()[:16]
+
+
+def read_metrics(folder):
+    """Return a run folder's metrics.json; raise D2LError when there is none or it is damaged."""
+    try:
+        with open(os.path.join(folder, 'metrics.json')) as f:
+            metrics = json.load(f)
+        if not (isinstance(metrics, dict) and isinstance(metrics['chapter'], str)
+                and isinstance(metrics['config'], dict) and isinstance(metrics['runs'], dict)
+                and all(isinstance(r, dict) and isinstance(r.get('epochs'), list)
+                        for r in metrics['runs'].values())):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise D2LError('%s holds no readable metrics.json of a d2l-gluon run; pass the run folder '
+                       'of an earlier command' % folder) from None
+    return metrics
+
+
+def _holds_a_run(folder):
+    return os.path.exists(os.path.join(folder, 'metrics.json'))
+
+
+class Run:
+    """The run folder of one chapter run, used as a context manager around training.
+
+    resume continues the run already in folder; overwrite replaces it.
+    checkpoints saves every version after every epoch (for resume) and its
+    final parameters; every > 1 rewrites metrics.json only at epoch 1, every
+    N-th and the last.  model, when given, is written as model.json: what
+    ``load_model`` needs to rebuild the net.
+    """
+
+    def __init__(self, folder, chapter, config, *, resume=False, overwrite=False,
+                 checkpoints=False, every=1, model=None):
+        self.folder, self.chapter, self.config = folder, chapter, config
+        self.resume, self.overwrite, self.checkpoints = resume, overwrite, checkpoints
+        self.every, self.model, self.impl, self._lock = every, model, None, None
+        self.identity = identity(chapter, config)
+        self.metrics = {'chapter': chapter, 'config': config, 'runs': {}}
+
+    def path(self, name):
+        return os.path.join(self.folder, name)
+
+    def __enter__(self):
+        if not self.resume and not self.overwrite and _holds_a_run(self.folder):
+            raise D2LError('%s already holds a run; continue it with --resume %s, choose a fresh '
+                           '--out, or pass --overwrite to replace it' % (self.folder, self.folder))
+        prepare_out_dir(self.folder)
+        self._lock = FolderLock(self.folder).__enter__()
+        try:
+            self._clean()
+            if self.resume:
+                self._read_earlier()
+            self.write()  # metrics.json exists from the start, so partial results always have one
+            if self.model is not None:
+                write_json(self.path('model.json'), self.model)
+        except BaseException:
+            self._lock.__exit__()
+            raise
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        try:
+            if isinstance(error, DivergenceError):
+                self.metrics['diverged'] = {'impl': self.impl, 'epoch': error.epoch,
+                                            'batch': error.batch}
+            if isinstance(error, (D2LError, KeyboardInterrupt)):
+                self.write()  # every epoch recorded so far, also those not yet written
+        finally:
+            self._lock.__exit__()
+
+    def _clean(self):
+        """Remove temporary files a killed run left, and with overwrite the earlier run's files."""
+        for name in os.listdir(self.folder):
+            path = self.path(name)
+            if not os.path.isfile(path):
+                continue
+            earlier = self.overwrite and not self.resume and (
+                name == 'metrics.json' or name == 'model.json' or name.endswith(('.png', '.params'))
+                or name.startswith('checkpoint-') or name == 'gluon-symbol.json')
+            if name.startswith('.') or earlier:
+                os.remove(path)
+
+    def _read_earlier(self):
+        earlier = read_metrics(self.folder)
+        if earlier['chapter'] != self.chapter:
+            raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
+                           % (self.folder, earlier['chapter'], self.chapter, earlier['chapter'],
+                              self.folder))
+        if self.checkpoints:  # chapters without checkpoints take seconds and run again
+            self.metrics['runs'] = earlier['runs']
+
+    def write(self):
+        write_json(self.path('metrics.json'), self.metrics)
+
+    # ---- callbacks of fit()
+
+    def on_epoch(self, impl, record, version):
+        """Record an epoch (and checkpoint it); return whether it is one to print."""
+        run = self.metrics['runs'].setdefault(impl, {'epochs': []})
+        run['epochs'].append(record)
+        self.impl = impl
+        epoch, last = record['epoch'], self.config['num_epochs']
+        shown = self.every == 1 or epoch == 1 or epoch % self.every == 0 or epoch == last
+        if shown:
+            self.write()
+        if self.checkpoints:
+            # after the record: a checkpoint never gets ahead of metrics.json
+            self._save_checkpoint(impl, epoch, version)
+        return shown
+
+    def restore(self, impl, version):
+        """Load impl's saved state into version; return the epochs it has already done."""
+        self.impl = impl
+        run = self.metrics['runs'].setdefault(impl, {'epochs': []})
+        if not self.checkpoints:
+            return []
+        if run.get('finished'):
+            load_version(self.path(MODEL_FILES[impl]), version, _ctx(version))
+            self._remove_checkpoint(impl)  # in case an interrupt came before it was removed
+            return run['epochs']
+        done = self._load_checkpoint(impl, version)
+        if len(run['epochs']) < done:
+            raise D2LError('%s records %d epochs of %s but its checkpoint is after epoch %d: the '
+                           'files do not belong together; start a fresh run'
+                           % (self.path('metrics.json'), len(run['epochs']), impl, done))
+        run['epochs'] = run['epochs'][:done]
+        return run['epochs']
+
+    def finished(self, impl, version):
+        """Mark impl finished; with checkpoints, save its final parameters (for predict and resume)."""
+        run = self.metrics['runs'].setdefault(impl, {'epochs': []})
+        if self.checkpoints:
+            save_version(self.path(MODEL_FILES[impl]), version)
+            if impl == 'gluon':
+                export_gluon(self.path('gluon'), version.net)
+        run['finished'] = True
+        self.write()
+        self._remove_checkpoint(impl)
+
+    def finish(self, metrics):
+        """Merge a chapter's final metrics (runs' extras, reference, differences) and mark the run finished."""
+        for impl, extra in metrics.get('runs', {}).items():
+            self.metrics['runs'].setdefault(impl, {'epochs': []}).update(
+                {k: v for k, v in extra.items() if k != 'epochs'})
+        self.metrics.update({k: v for k, v in metrics.items() if k != 'runs'})
+        self.metrics['finished'] = True
+        self.write()
+
+    # ---- checkpoints
+
+    def _checkpoint_paths(self, impl, epoch=None):
+        state = self.path('checkpoint-%s.json' % impl)
+        if epoch is None:
+            return state
+        return state, self.path('checkpoint-%s-epoch%d.params' % (impl, epoch))
+
+    def _save_checkpoint(self, impl, epoch, version):
+        """Save version's parameters, then the JSON that names them, with numpy's random state.
+
+        The JSON, written last, marks the checkpoint complete, so a run killed
+        in between resumes from the previous epoch; numpy's random state fixes
+        the batch order of the epochs to come.
+        """
+        from .files import atomic_write
+        state_path, params_path = self._checkpoint_paths(impl, epoch)
+        atomic_write(params_path, lambda tmp: save_version(tmp, version))
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        write_json(state_path, {'identity': self.identity, 'epoch': epoch,
+                                'params': os.path.basename(params_path),
+                                'numpy_random_state': [kind, keys.tolist(), pos, has_gauss, cached]})
+        for old in range(1, epoch):
+            old_path = self._checkpoint_paths(impl, old)[1]
+            if os.path.exists(old_path):
+                os.remove(old_path)
+
+    def _load_checkpoint(self, impl, version):
+        """Restore impl's last checkpoint into version; return its epoch (0 if there is none)."""
+        state_path = self._checkpoint_paths(impl)
+        if not os.path.exists(state_path):
+            return 0
+        try:
+            with open(state_path) as f:
+                state = json.load(f)
+            kind, keys, pos, has_gauss, cached = state['numpy_random_state']
+            random_state = (str(kind), np.array(keys, dtype=np.uint32), int(pos), int(has_gauss),
+                            float(cached))
+            if len(random_state[1]) != 624:
+                raise ValueError
+            epoch, own = int(state['epoch']), state.get('identity')
+            params_path = self.path(os.path.basename(str(state['params'])))
+        except (OSError, ValueError, KeyError, TypeError, OverflowError):
+            raise D2LError('%s is damaged; delete it (and its checkpoint-*.params) to resume from '
+                           'the start of that version' % state_path) from None
+        if own != self.identity:
+            raise D2LError('%s belongs to another run (other settings or chapter) than the one in '
+                           '%s; delete it to resume from the start of that version'
+                           % (state_path, self.path('metrics.json')))
+        load_version(params_path, version, _ctx(version))
+        np.random.set_state(random_state)
+        return epoch
+
+    def _remove_checkpoint(self, impl):
+        state_path = self._checkpoint_paths(impl)
+        prefix = os.path.basename(state_path)[:-len('.json')] + '-epoch'
+        for name in os.listdir(self.folder):
+            if name.startswith(prefix) and name.endswith('.params'):
+                os.remove(self.path(name))
+        if os.path.exists(state_path):
+            os.remove(state_path)
+
+
+class FolderLock:
+    """An exclusive lock on a folder for the life of a with-block; a second holder gets D2LError.
+
+    The lock is flock on the folder itself, so no lock file is left behind,
+    and the kernel releases it when the process dies, however it dies.
+    """
+
+    def __init__(self, folder):
+        self.folder, self.fd = folder, None
+
+    def __enter__(self):
+        self.fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.__exit__()
+            raise D2LError('another d2l-gluon process is writing to %s; wait for it to finish or '
+                           'choose another --out' % self.folder) from None
+        return self
+
+    def __exit__(self, *error):
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+
+
+def read_all(folder):
+    """Return the settings of the `all` run in folder (all.json); raise D2LError if it has none."""
+    try:
+        with open(os.path.join(folder, 'all.json')) as f:
+            settings = json.load(f)
+        if not (isinstance(settings, dict) and isinstance(settings.get('seed'), int)
+                and 0 <= settings['seed'] <= 2 ** 32 - 2):
+            raise ValueError
+    except (OSError, ValueError):
+        raise D2LError('%s is not the run folder of d2l-gluon all (no readable all.json); pass that '
+                       'folder' % folder) from None
+    return settings
+
+
+def load_model(path, ctx=None):
+    """Return (net, description) of a classifier saved in a run folder.
+
+    path is the run folder (the Gluon model is preferred) or one of its
+    parameter files (scratch.params, gluon.params); model.json beside it names
+    the chapter and its sizes.
+    """
+    from .config import chapter_module, make_config
+    folder, name = (path, None) if os.path.isdir(path) else os.path.split(path)
+    if not os.path.exists(path):
+        raise D2LError('no model at %s; pass a classification run folder or its .params file' % path)
+    try:
+        with open(os.path.join(folder or '.', 'model.json')) as f:
+            description = json.load(f)
+        chapter = chapter_module(description['chapter'])
+        config = make_config(chapter.OPTIONS, lr=1.0, **{k: description[k] for k in chapter.MODEL_KEYS})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, D2LError):
+        raise D2LError('%s is not in the run folder of a softmax or mlp run (no readable model.json '
+                       'beside it); pass such a folder or its .params file' % path) from None
+    files = {file: impl for impl, file in MODEL_FILES.items()}
+    if name is None:
+        impl = next((i for i in ('gluon', 'scratch')
+                     if os.path.exists(os.path.join(folder, MODEL_FILES[i]))), None)
+        if impl is None:
+            raise D2LError('%s holds no trained model yet (no gluon.params or scratch.params); '
+                           'finish the run with --resume %s' % (path, path))
+    elif name in files:
+        impl = files[name]
+    else:
+        raise D2LError('%s is not a model file: pass scratch.params, gluon.params or the run folder'
+                       % path)
+    version = chapter.setup(impl, config, ctx)
+    params_path = os.path.join(folder, MODEL_FILES[impl])
+    load_version(params_path, version, ctx)
+    return version.net, dict(description, impl=impl, path=params_path)
+
+
+def _ctx(version):
+    """Return the devices a Gluon version's parameters live on (None for scratch)."""
+    if isinstance(version.params, list):
+        return None
+    return next(iter(version.params.values())).list_ctx()
+
+
+# ---- progress lines
+
+def format_epoch(record):
+    """Return the book's epoch line: 'epoch 1, loss 0.7878, train acc 0.748, test acc 0.802'."""
+    line = 'epoch %d, loss %.6f' % (record['epoch'], record['loss'])
+    if 'train_acc' in record:
+        line = 'epoch %d, loss %.4f, train acc %.3f' % (record['epoch'], record['loss'],
+                                                         record['train_acc'])
+    if 'test_acc' in record:
+        line += ', test acc %.3f' % record['test_acc']
+    return line + ' (%.2f s)' % record['seconds']
+
+
+class Progress:
+    """Elapsed time and an estimate of the time left over a plan of chapters.
+
+    plan: {chapter: (expected seconds per epoch, number of epochs)}; the
+    estimate rescales the plan by the speed actually seen.
+    """
+
+    def __init__(self, plan=None):
+        self.plan, self.start, self.done = plan or {}, time.perf_counter(), 0.0
+
+    def tick(self, chapter):
+        if chapter in self.plan:
+            self.done += self.plan[chapter][0]
+
+    def status(self):
+        if not self.plan:
+            return ''
+        elapsed = time.perf_counter() - self.start
+        total = sum(per_epoch * epochs for per_epoch, epochs in self.plan.values())
+        # the plan's own guess until an epoch has shown how fast this machine is
+        left = (total - self.done) * elapsed / self.done if self.done else total
+        return '  [%.0f s elapsed, about %.0f s left]' % (elapsed, max(left, 0.0))
