@@ -35,21 +35,26 @@ CHECKPOINTS = False  # seconds to run: a resumed run starts again
 Data = collections.namedtuple('Data', 'train_iter features labels')
 
 
+def complete(config):
+    """Return config with batch_size = num_examples under full_batch: every step divides by it."""
+    return dict(config, batch_size=config['num_examples']) if config['full_batch'] else config
+
+
 # ---- data
 
 def load_data(config, ctx=None):
     """Return Data: synthetic features (n, d), labels (n,) and their shuffled minibatches."""
     from . import seed
+    config = complete(config)
     seed(config['seed'])  # the features and the noise are drawn from mx.random
     if len(config['true_w']) != config['num_inputs']:
         raise D2LError('--true-w has %d values but --num-inputs is %d; give one weight per input'
                        % (len(config['true_w']), config['num_inputs']))
     features, labels = synthetic_data(config['true_w'], config['true_b'], config['num_examples'],
                                       config['noise'], ctx)
-    batch_size = config['num_examples'] if config['full_batch'] else config['batch_size']
     # gluon's DataLoader(ArrayDataset(features, labels), batch_size, shuffle=True) yields the
     # same batches for the same seed: both draw the permutation from numpy
-    return Data(ArrayLoader(features, labels, batch_size), features, labels)
+    return Data(ArrayLoader(features, labels, config['batch_size']), features, labels)
 
 
 # ---- scratch
@@ -126,6 +131,7 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     reference and the largest |scratch - gluon| difference.  data is
     load_data(config, ctx), when the caller has it already.
     """
+    config = complete(config)
     data = data or load_data(config, ctx)
     trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch, restore=restore,
                            **fit_options(data))

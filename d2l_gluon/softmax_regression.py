@@ -201,6 +201,8 @@ def fit_classifier(setup, config, ctx=None, on_epoch=None, restore=None, data=No
     if devices is not None:
         data = data._replace(train_iter=devices.shard(data.train_iter))
         setup, split = devices.wrap(setup), devices.split
+        # a worker's steps divide by its share of the configured batch of all workers together
+        config = dict(config, batch_size=config['batch_size'] // devices.num_workers)
     trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch,
                            restore=restore, split=split, **fit_options(data))
     metrics = {'runs': {impl: {'epochs': history} for impl, (_, history) in trained.items()}}

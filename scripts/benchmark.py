@@ -41,8 +41,7 @@ import numpy as np  # noqa: E402
 from mxnet import nd  # noqa: E402
 
 from d2l_gluon import mlp, seed, softmax_regression  # noqa: E402
-from d2l_gluon.classifier import build_classifier  # noqa: E402
-from d2l_gluon.cli import nonnegative_int, positive_int  # noqa: E402
+from d2l_gluon.config import make_config, parse  # noqa: E402
 from d2l_gluon.data import load_fashion_mnist  # noqa: E402
 from d2l_gluon.errors import D2LError  # noqa: E402
 from d2l_gluon.files import prepare_out_dir, write_json  # noqa: E402
@@ -308,7 +307,7 @@ def run(args, log=print):
             results['train'][name][impl] = {}
             for loader in LOADERS:
                 seed(args.seed + 1)  # every build starts from the same state, as in the CLI
-                net, _, loss, updater = build_classifier(impl, model, lr, ctx)
+                net, loss, updater, _ = model.setup(impl, make_config(model.OPTIONS, lr=lr), ctx)
                 seconds, examples, mean_loss = time_training(net, loss, updater, loaders[loader],
                                                              s['warmup'], s['epochs'])
                 results['train'][name][impl][loader] = {
@@ -413,12 +412,12 @@ def main(argv=None):
     parser.add_argument('--out', default='benchmark.json', help='JSON results (default benchmark.json)')
     parser.add_argument('--quick', action='store_true',
                         help='smoke test: 20 batches per epoch, 1 timed epoch, short GEMM timings')
-    parser.add_argument('--book-workers', type=nonnegative_int, default=4,
+    parser.add_argument('--book-workers', type=lambda text: parse('natural', text), default=4,
                         help="DataLoader worker processes of the book's pipeline "
                              "(default 4, the book's choice on Linux)")
-    parser.add_argument('--epochs', type=positive_int, default=3,
+    parser.add_argument('--epochs', type=lambda text: parse('count', text), default=3,
                         help='timed epochs per measurement after one warm-up (default 3)')
-    parser.add_argument('--batch-size', type=positive_int, default=256)
+    parser.add_argument('--batch-size', type=lambda text: parse('count', text), default=256)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--data-dir', help='folder with the four Fashion-MNIST idx files')
     args = parser.parse_args(argv)

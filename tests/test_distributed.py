@@ -16,8 +16,8 @@ import pytest
 from mxnet import autograd, gluon, nd
 
 import d2l_gluon
-from d2l_gluon import cli, distributed, softmax_regression
-from d2l_gluon.classifier import classifier_model
+from d2l_gluon import cli, distributed, mlp, softmax_regression
+from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader, load_fashion_mnist, shuffled_indices
 from d2l_gluon.params import copy_to_gluon
 from d2l_gluon.train import train_epoch
@@ -47,13 +47,13 @@ def test_two_devices_match_one_device_on_the_whole_batch(kvstore):
     X = nd.random.normal(shape=(45, 1, 28, 28))
     y = nd.array(np.random.randint(0, 10, 45), dtype='int32')
     loader = ArrayLoader(X, y, 10)
-    model = classifier_model('mlp', num_hiddens=32)
+    config = make_config(mlp.OPTIONS, num_hiddens=32)
     one = distributed.Devices([mx.cpu(0)])
     two = distributed.Devices([mx.cpu(0), mx.cpu(1)], kvstore)
     nets, results = [], []
     for devices in (one, two):
         d2l_gluon.seed(1)  # the same initial parameters
-        net, _, loss, updater = devices.build('gluon', model, lr=0.5)
+        net, loss, updater, _ = devices.wrap(mlp.setup)('gluon', config)
         initial = [p.data(mx.cpu(0)).copy() for p in net.collect_params().values()]
         d2l_gluon.seed(2)  # the same batches
         results.append(train_epoch(net, loader, loss, updater, with_accuracy=True,
@@ -113,8 +113,8 @@ def single_process_on_the_union(data_dir, seed, lr, batch_size, num_epochs, num_
     X, y = train_iter.features, train_iter.labels
     shards = [distributed.shard_indices(len(X), r, num_workers) for r in range(num_workers)]
     local = batch_size // num_workers
-    d2l_gluon.seed(seed + 1)  # as run_classifier seeds before building the net
-    start = softmax_regression.init_params()  # build_classifier starts Gluon from the scratch draw
+    d2l_gluon.seed(seed + 1)  # as fit_versions seeds before setting up the net
+    start = softmax_regression.init_params()  # the Gluon set-up starts from the scratch draw
     net = softmax_regression.gluon_net()
     copy_to_gluon(start, net)
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})

@@ -2,11 +2,13 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
+from d2l_gluon import linear_regression
+from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader, synthetic_data
-from d2l_gluon.linear_regression import (closed_form, gluon_net, gluon_params, init_params, linreg,
-                                         squared_loss, train_gluon, train_scratch)
+from d2l_gluon.linear_regression import (OPTIONS, Data, closed_form, fit, fit_options, fitted_params,
+                                         gluon_net, init_params, linreg, setup, squared_loss)
 from d2l_gluon.params import copy_to_gluon
-from d2l_gluon.train import sgd
+from d2l_gluon.train import Setup, sgd, train
 
 from .helpers import assert_close, autograd_gradient, numeric_gradient
 
@@ -65,32 +67,64 @@ def test_sgd_step_matches_trainer_step(data):
     assert_close(b, net[0].bias.data(), what='bias after one step')
 
 
+def test_setup_gives_the_books_four_pieces_for_both_versions():
+    config = make_config(OPTIONS, lr=0.5)
+    for impl in ('scratch', 'gluon'):
+        version = setup(impl, config)
+        assert isinstance(version, Setup)
+        X = nd.random.normal(shape=(4, 2))
+        assert version.net(X).shape == (4, 1)
+        assert version.loss(version.net(X), nd.zeros(4)).size == 4  # one loss per example
+    scratch = setup('scratch', config)
+    assert [p.shape for p in scratch.params] == [(2, 1), (1,)]
+    before = scratch.params[1].copy()
+    scratch.params[1].grad[:] = 2.0
+    scratch.updater(4)  # sgd with lr 0.5 and the gradient divided by the batch size 4
+    assert_close(scratch.params[1], before - 0.5 * 2.0 / 4, what='b after one step')
+
+
 def test_three_epochs_from_same_start_and_batches_agree(data):
     features, labels = data
-    params, net = twins()
+    config = make_config(OPTIONS)
+    scratch, gluon_version = setup('scratch', config), setup('gluon', config)
+    copy_to_gluon(scratch.params, gluon_version.net)
     batches = list(ArrayLoader(features, labels, 10))  # one fixed order, replayed each epoch
-    h_scratch = train_scratch(params, batches, features, labels, 0.03, 3)
-    h_gluon = train_gluon(net, batches, features, labels, 0.03, 3)
-    w, b = gluon_params(net)
-    assert_close(params[0], w, what='w after 3 epochs')
-    assert_close(params[1], b, what='b after 3 epochs')
-    assert_close([e['loss'] for e in h_scratch], [e['loss'] for e in h_gluon], rtol=1e-4,
+    options = fit_options(Data(batches, features, labels))
+    histories = [train(v.net, batches, v.loss, v.updater, 3, batch_size=10,
+                       evaluate=options['evaluate'](v)) for v in (scratch, gluon_version)]
+    w, b = fitted_params(gluon_version)
+    assert_close(scratch.params[0], w, what='w after 3 epochs')
+    assert_close(scratch.params[1], b, what='b after 3 epochs')
+    assert_close([e['loss'] for e in histories[0]], [e['loss'] for e in histories[1]], rtol=1e-4,
                  what='per-epoch loss')
 
 
-def test_trained_parameters_match_truth_and_closed_form(data):
-    features, labels = data
-    params, net = twins()
-    train_scratch(params, ArrayLoader(features, labels, 10), features, labels, 0.03, 3)
-    train_gluon(net, ArrayLoader(features, labels, 10), features, labels, 0.03, 3)
-    w_cf, b_cf = closed_form(features, labels)
+def test_fit_matches_truth_and_closed_form():
+    result = fit(make_config(OPTIONS))
+    metrics, data = result['metrics'], result['data']
+    w_cf, b_cf = closed_form(data.features, data.labels)
     truth = np.array(TRUE_W + [TRUE_B])
     closed = np.concatenate([w_cf.ravel(), b_cf])
     assert np.abs(closed - truth).max() < 0.005
-    for w, b in ((params[0].asnumpy(), params[1].asnumpy()), gluon_params(net)):
-        fitted = np.concatenate([w.ravel(), b.ravel()])
+    assert_close(metrics['reference']['w'] + metrics['reference']['b'], closed, rtol=1e-12, atol=0)
+    for impl in ('scratch', 'gluon'):
+        fitted = np.array(metrics['runs'][impl]['params']['w'] + metrics['runs'][impl]['params']['b'])
         assert np.abs(fitted - truth).max() < 0.01
         assert np.abs(fitted - closed).max() < 0.01
+        assert [e['epoch'] for e in metrics['runs'][impl]['epochs']] == [1, 2, 3]
+    assert 0 < metrics['max_abs_diff'] < 1e-5
+
+
+def test_fit_is_reproducible_for_a_seed_and_changes_with_it():
+    losses = [fit(make_config(OPTIONS, seed=s, impl='scratch'))['metrics']['runs']['scratch']
+              ['epochs'][-1]['loss'] for s in (3, 3, 4)]
+    assert losses[0] == losses[1] != losses[2]
+
+
+def test_true_w_must_have_num_inputs_values():
+    import d2l_gluon
+    with pytest.raises(d2l_gluon.D2LError, match='one weight per input'):
+        linear_regression.load_data(make_config(OPTIONS, true_w=[1.0, 2.0, 3.0]))
 
 
 def test_closed_form_solves_the_normal_equation(data):
@@ -102,11 +136,11 @@ def test_closed_form_solves_the_normal_equation(data):
     assert np.abs(gradient).max() < 1e-6
 
 
-def test_full_batch_gradient_descent_takes_one_step_per_epoch(data):
-    features, labels = data
-    params = init_params(2)
-    history = train_scratch(params, ArrayLoader(features, labels, 1000), features, labels, 0.03, 2)
-    losses = [e['loss'] for e in history]
+def test_full_batch_gradient_descent_takes_one_step_per_epoch():
+    config = make_config(OPTIONS, full_batch=True, num_epochs=2, impl='scratch')
+    data = linear_regression.load_data(config)
+    assert [X.shape[0] for X, _ in data.train_iter] == [1000]
+    losses = [e['loss'] for e in fit(config, data=data)['metrics']['runs']['scratch']['epochs']]
     assert losses[1] < losses[0] and losses[1] > 1.0  # GD with lr 0.03 moves slowly
 
 

@@ -2,14 +2,15 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_gluon import seed
-from d2l_gluon.cli import LOGREG_DEFAULTS
+from d2l_gluon import D2LError, seed
+from d2l_gluon.config import make_config, step_batch
 from d2l_gluon.data import ArrayLoader
-from d2l_gluon.logistic_regression import (binary_accuracy, binary_cross_entropy, gaussian_blobs,
-                                           gluon_loss, gluon_net, gluon_params, hours_data,
-                                           init_params, logreg, newton, sigmoid, train_gluon,
-                                           train_scratch)
-from d2l_gluon.train import sgd
+from d2l_gluon.linear_regression import fitted_params
+from d2l_gluon.logistic_regression import (DEFAULTS, OPTIONS, Data, binary_accuracy,
+                                           binary_cross_entropy, complete, fit, fit_options,
+                                           gaussian_blobs, gluon_loss, hours_data, logreg, newton,
+                                           setup, sigmoid)
+from d2l_gluon.train import sgd, train
 
 from .helpers import assert_close, autograd_gradient, numeric_gradient
 # logistic regression's model and Gluon net are linear regression's
@@ -26,6 +27,25 @@ def blobs():
 
 def params_of(params):
     return np.concatenate([p.asnumpy().ravel() for p in params]).astype(np.float64)
+
+
+def fitted(version):
+    """Return a version's [w..., b] as float64 numpy."""
+    return np.concatenate([p.ravel() for p in fitted_params(version)]).astype(np.float64)
+
+
+def set_up(impl, seed_value=1, **changes):
+    """Return (config, version) of impl from seed_value's random state."""
+    config = complete(make_config(OPTIONS, **changes))
+    seed(seed_value)
+    return config, setup(impl, config)
+
+
+def train_version(version, config, batches, X, y, test_set=None):
+    """Train a version for config['num_epochs'] epochs over batches as fit() does; return the history."""
+    evaluate = fit_options(Data(batches, X, y, test_set))['evaluate'](version)
+    return train(version.net, batches, version.loss, version.updater, config['num_epochs'],
+                 batch_size=step_batch(config), evaluate=evaluate)
 
 
 def reference_sigmoid(z):
@@ -153,7 +173,7 @@ def test_scratch_and_gluon_agree_step_by_step_on_blobs(blobs):
     params, net = twins(2)
     w, b = params
     dense = net[0]
-    lr = LOGREG_DEFAULTS['blobs']['lr']
+    lr = DEFAULTS['blobs']['lr']
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
     loss = gluon_loss()
     for step, (X_batch, y_batch) in enumerate(ArrayLoader(X, y, 37)):  # 27 steps, short last batch
@@ -176,31 +196,27 @@ def test_scratch_and_gluon_agree_step_by_step_on_blobs(blobs):
 
 def test_training_from_same_start_and_batches_agree(blobs):
     (X, y), test_set = blobs
-    params, net = twins(2)
     batches = list(ArrayLoader(X, y, 50))  # one fixed order, replayed each epoch
-    h_scratch = train_scratch(params, batches, X, y, 0.5, 3, test_set)
-    h_gluon = train_gluon(net, batches, X, y, 0.5, 3, test_set)
-    w, b = gluon_params(net)
-    assert_close(params[0], w, what='w after 3 epochs')
-    assert_close(params[1], b, what='b after 3 epochs')
+    versions, histories = [], []
+    for impl in ('scratch', 'gluon'):
+        config, version = set_up(impl, data='blobs', num_epochs=3)  # the same start for both
+        versions.append(version)
+        histories.append(train_version(version, config, batches, X, y, test_set))
+    (w, b), (w_gluon, b_gluon) = fitted_params(versions[0]), fitted_params(versions[1])
+    assert_close(w, w_gluon, what='w after 3 epochs')
+    assert_close(b, b_gluon, what='b after 3 epochs')
     for key in ('loss', 'train_acc', 'test_loss', 'test_acc'):
-        assert_close([e[key] for e in h_scratch], [e[key] for e in h_gluon], what=key)
+        assert_close([e[key] for e in histories[0]], [e[key] for e in histories[1]], what=key)
 
 
 @pytest.mark.parametrize('impl', ['scratch', 'gluon'])
 def test_summed_loss_steps_batch_size_times_further(impl):
     X, y = hours_data()
     ends = []
-    for sum_loss, lr in ((True, 0.01), (False, 0.03)):  # mean loss of 3 examples, 3x the lr
-        seed(1)
-        if impl == 'scratch':
-            params = init_params(1)
-            train_scratch(params, [(X, y)], X, y, lr, 2, sum_loss=sum_loss)
-            ends.append(params_of(params))
-        else:
-            net = gluon_net(1)
-            train_gluon(net, [(X, y)], X, y, lr, 2, sum_loss=sum_loss)
-            ends.append(np.concatenate([p.ravel() for p in gluon_params(net)]))
+    for loss, lr in (('sum', 0.01), ('mean', 0.03)):  # mean loss of 3 examples, 3x the lr
+        config, version = set_up(impl, loss=loss, lr=lr, num_epochs=2)
+        train_version(version, config, [(X, y)], X, y)
+        ends.append(fitted(version))
     assert np.abs(ends[0]).max() > 1e-3, 'the steps moved the parameters'
     assert_close(ends[0], ends[1], rtol=1e-6, what='%s params' % impl)
 
@@ -209,28 +225,44 @@ def test_summed_loss_steps_batch_size_times_further(impl):
 
 def test_hours_defaults_put_the_boundary_between_2_and_3():
     X, y = hours_data()
-    settings = LOGREG_DEFAULTS['hours']
+    settings = DEFAULTS['hours']
     assert settings['loss'] == 'sum' and settings['batch_size'] >= 3
-    params, net = twins(1)
-    start = params_of(params)
     batches = [(X, y)]  # the default batch holds all three examples: one step per epoch
-    histories = [
-        train_scratch(params, batches, X, y, settings['lr'], settings['num_epochs'], sum_loss=True),
-        train_gluon(net, batches, X, y, settings['lr'], settings['num_epochs'], sum_loss=True)]
-    # plain gradient descent on the summed loss from the same start, in float64
-    x, t = X.asnumpy().ravel().astype(np.float64), y.asnumpy().ravel()
-    w, b = start
-    for _ in range(settings['num_epochs']):
-        residual = reference_sigmoid(w * x + b) - t
-        w, b = w - settings['lr'] * (residual * x).sum(), b - settings['lr'] * residual.sum()
-    w_gluon, b_gluon = gluon_params(net)
-    for fitted, history in ((params_of(params), histories[0]),
-                            (np.concatenate([w_gluon.ravel(), b_gluon]), histories[1])):
+    for impl in ('scratch', 'gluon'):
+        config, version = set_up(impl)
+        w, b = start = fitted(version)
+        history = train_version(version, config, batches, X, y)
+        # plain gradient descent on the summed loss from the same start, in float64
+        x, t = X.asnumpy().ravel().astype(np.float64), y.asnumpy().ravel()
+        for _ in range(settings['num_epochs']):
+            residual = reference_sigmoid(w * x + b) - t
+            w, b = w - settings['lr'] * (residual * x).sum(), b - settings['lr'] * residual.sum()
         losses = np.array([e['loss'] for e in history])
         assert (np.diff(losses) < 0).all() and losses[-1] < 0.6 * losses[0]
         assert history[-1]['train_acc'] == 1
-        assert_close(fitted, np.array([w, b]), what='params vs float64 gradient descent')
-        assert fitted[0] > 0 and 2 < -fitted[1] / fitted[0] < 3
+        assert np.abs(fitted(version) - start).max() > 0.5
+        assert_close(fitted(version), np.array([w, b]), what='%s vs float64 gradient descent' % impl)
+        assert w > 0 and 2 < -b / w < 3
+
+
+def test_fit_on_hours_reports_the_lectures_probability_and_boundary():
+    metrics = fit(make_config(OPTIONS))['metrics']
+    assert not metrics['reference']['converged']
+    for impl, run in metrics['runs'].items():
+        w, b = run['params']['w'][0], run['params']['b'][0]
+        assert run['p_pass_4_hours'] == pytest.approx(reference_sigmoid(4 * w + b), rel=1e-6)
+        assert run['boundary'] == pytest.approx(-b / w, rel=1e-9)
+        assert 0.85 < run['p_pass_4_hours'] < 0.9 and 2.3 < run['boundary'] < 2.5
+    assert metrics['max_abs_diff'] < 1e-5
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'std': 2.0}, 'only for --data blobs'),
+    ({'data': 'blobs', 'mean0': [1.0]}, 'the blobs are 2-D'),
+])
+def test_complete_refuses_settings_that_do_not_apply(changes, message):
+    with pytest.raises(D2LError, match=message):
+        complete(make_config(OPTIONS, **changes))
 
 
 def test_newton_does_not_converge_on_the_separable_hours_data():
@@ -257,27 +289,19 @@ def test_newton_solution_has_zero_log_likelihood_gradient(blobs):
         assert nll(theta + 1e-3 * direction) > nll(theta) < nll(theta - 1e-3 * direction)
 
 
-def test_sgd_ends_near_newton_with_its_test_accuracy(blobs):
-    (X, y), (X_test, y_test) = blobs
-    settings = LOGREG_DEFAULTS['blobs']
-    assert settings['loss'] == 'mean'
-    w, b, _, converged = newton(X, y)
-    assert converged
+def test_sgd_ends_near_newton_with_its_test_accuracy():
+    result = fit(make_config(OPTIONS, data='blobs'))
+    metrics, data = result['metrics'], result['data']
+    assert DEFAULTS['blobs']['loss'] == 'mean'
+    w, b, _, converged = newton(data.features, data.labels)
+    assert converged and metrics['reference']['converged']
+    X_test, y_test = data.test_set
     z = X_test.asnumpy().astype(np.float64) @ w + b
     newton_acc = ((z.ravel() > 0) == y_test.asnumpy()).mean()
+    assert metrics['reference']['test_acc'] == newton_acc
     reference = np.r_[w.ravel(), b]
-    for impl in ('scratch', 'gluon'):
-        seed(1)
-        loader = ArrayLoader(X, y, settings['batch_size'])
-        if impl == 'scratch':
-            params = init_params(2)
-            history = train_scratch(params, loader, X, y, settings['lr'], settings['num_epochs'],
-                                    (X_test, y_test))
-            fitted = params_of(params)
-        else:
-            net = gluon_net(2)
-            history = train_gluon(net, loader, X, y, settings['lr'], settings['num_epochs'],
-                                  (X_test, y_test))
-            fitted = np.concatenate([p.ravel() for p in gluon_params(net)])
-        assert np.abs(fitted - reference).max() < 0.05, (impl, fitted, reference)
-        assert history[-1]['test_acc'] >= newton_acc - 0.02, (impl, history[-1], newton_acc)
+    for impl, run in metrics['runs'].items():
+        params = np.array(run['params']['w'] + run['params']['b'])
+        assert np.abs(params - reference).max() < 0.05, (impl, params, reference)
+        assert run['max_abs_diff_newton'] == pytest.approx(np.abs(params - reference).max())
+        assert run['epochs'][-1]['test_acc'] >= newton_acc - 0.02, (impl, run['epochs'][-1], newton_acc)
