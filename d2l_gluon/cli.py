@@ -26,8 +26,6 @@ CHAPTERS = settings.CHAPTERS
 # rough seconds per epoch of each chapter (both versions, this machine), only for the estimate of
 # the time left while `all` runs; the estimate rescales them by the speed actually seen
 EXPECTED_EPOCH_SECONDS = {'linreg': 0.1, 'softmax': 0.4, 'mlp': 1.2, 'logreg': 0.003}
-# options every run records in its config beside the chapter's own
-RUN_KEYS = ('ctx', 'kvstore')
 MAX_DEVICE_ID = 1023
 
 
@@ -38,20 +36,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, '%s: error: %s (see %s --help)\n' % (self.prog, message, self.prog))
 
 
-def _type(kind):
-    def parse(text):
-        try:
-            return settings.parse(kind, text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-    parse.__name__ = kind if isinstance(kind, str) else 'choice'
-    return parse
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Show each option's default; an option without one says in its help what happens instead."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def context_list(text):
     """Parse 'cpu', 'cpu(0)', 'gpu(1)' or a comma-separated list of them into mx.Context objects."""
     contexts = []
-    for part in re.findall(r'[^,()]+(?:\([^)]*\))?', text.replace(' ', '')):
+    for part in text.replace(' ', '').split(','):
         match = re.fullmatch(r'(cpu|gpu)(?:\((\d{1,9})\))?', part)
         if not match or int(match.group(2) or 0) > MAX_DEVICE_ID:
             raise D2LError('%r is not a device: use cpu, cpu(0), gpu(0) (numbers up to %d) or a '
@@ -60,59 +55,63 @@ def context_list(text):
         if contexts[-1].device_type == 'gpu' and contexts[-1].device_id >= mx.context.num_gpus():
             raise D2LError('%s: this mxnet sees %d GPUs; use cpu, or install a CUDA build of '
                            'mxnet 1.9.1 (e.g. mxnet-cu112)' % (contexts[-1], mx.context.num_gpus()))
-    if not contexts:
-        raise D2LError('%r names no device' % text)
     return contexts
 
 
-def _context_type(text):
-    try:
-        return context_list(text)
-    except D2LError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+def _type(kind):
+    """Return an argparse type for a config kind, or 'ctx' for a device list."""
+    def parse(text):
+        try:
+            return context_list(text) if kind == 'ctx' else settings.parse(kind, text)
+        except (ValueError, D2LError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
 
 
-def _add_options(parser, options):
-    """Add one --option per chapter setting: its type, choices and help come from the chapter."""
-    for name, option in options.items():
-        flag = '--' + name.replace('_', '-')
-        if option.kind == 'flag':
-            parser.add_argument(flag, action='store_true', help=option.help)
-        else:
-            choices = option.kind if isinstance(option.kind, tuple) else None
-            parser.add_argument(flag, type=_type(option.kind), choices=choices,
-                                default=option.default, help=option.help, metavar=None if choices
-                                else name.upper())
+def _command(sub, name, run, help, description, **options):
+    """Add sub-command name, shown with every option's default, that calls run(args)."""
+    p = sub.add_parser(name, help=help, description=description, formatter_class=_Help, **options)
+    p.set_defaults(run=run)
+    return p
 
 
-def _add_run_options(parser, classifier):
-    parser.add_argument('--ctx', type=_context_type, default='cpu',
-                        help='device, e.g. cpu or gpu(0); a list for --kvstore')
-    parser.add_argument('--out', help='run folder for metrics.json and figures '
-                                      '(default: runs/<chapter>-<timestamp>)')
+def _add_option(parser, name, option):
+    """Add --name for a chapter setting: its type, choices, default and help come from the chapter."""
+    flag = '--' + name.replace('_', '-')
+    if option.kind == 'flag':
+        return parser.add_argument(flag, action='store_true', help=option.help)
+    choices = option.kind if isinstance(option.kind, tuple) else None
+    # a list default is given as it is typed (2.0,-3.4); argparse parses a text default with type
+    default = option.default
+    if isinstance(default, list):
+        default = ','.join(str(v) for v in default)
+    parser.add_argument(flag, type=_type(option.kind), choices=choices, default=default,
+                        help=option.help, metavar=None if choices else name.upper())
+
+
+def _add_folder_options(parser, default_folder):
+    parser.add_argument('--out', help='run folder (default: %s)' % default_folder)
     parser.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR with '
                                                         'its own settings (other options are ignored)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the run already in --out instead of refusing')
-    if classifier:
-        parser.add_argument('--kvstore', choices=KVSTORES,
-                            help='how the Gluon version combines gradients: device or local across a '
-                                 '--ctx list such as cpu(0),cpu(1), dist_sync or dist_async across '
-                                 'the processes of d2l-gluon launch (default: one device, none)')
 
 
 def _add_chapter(sub, name):
     chapter = settings.chapter_module(name)
     title = chapter.__doc__.split('\n')[0]
-    p = sub.add_parser(name, help=title[0].lower() + title[1:], description=title,
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    _add_options(p, dict(settings.COMMON, **chapter.OPTIONS))
-    _add_run_options(p, getattr(chapter, 'DATA_PARALLEL', False))
-    p.set_defaults(run=run_chapter)
-
-
-def _contexts(value):
-    return context_list(value) if isinstance(value, str) else value
+    p = _command(sub, name, run_chapter, title[0].lower() + title[1:], title)
+    for option_name, option in dict(settings.COMMON, **chapter.OPTIONS).items():
+        _add_option(p, option_name, option)
+    parallel = getattr(chapter, 'DATA_PARALLEL', False)
+    p.add_argument('--ctx', type=_type('ctx'), default='cpu',
+                   help='device, e.g. cpu or gpu(0)' + ('; a list for --kvstore' if parallel else ''))
+    _add_folder_options(p, 'runs/%s-<timestamp>' % name)
+    if parallel:
+        p.add_argument('--kvstore', choices=KVSTORES,
+                       help='how the Gluon version combines gradients: device or local across a '
+                            '--ctx list such as cpu(0),cpu(1), dist_sync or dist_async across the '
+                            'processes of d2l-gluon launch (default: one device, none)')
 
 
 def chapter_config(args):
@@ -122,15 +121,14 @@ def chapter_config(args):
         names = set(settings.COMMON) | set(chapter.OPTIONS)
         config = settings.make_config(chapter.OPTIONS, **{k: v for k, v in vars(args).items()
                                                           if k in names})
-        return settings.complete(chapter, config), _contexts(args.ctx), getattr(args, 'kvstore', None)
+        return settings.complete(chapter, config), args.ctx, getattr(args, 'kvstore', None)
     earlier = runs.read_metrics(args.resume)
     if earlier['chapter'] != args.command:
         raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
                        % (args.resume, earlier['chapter'], args.command, earlier['chapter'],
                           args.resume))
     saved = dict(earlier['config'])
-    ctx = saved.pop('ctx', ['cpu'])
-    kvstore = saved.pop('kvstore', None)
+    ctx, kvstore = saved.pop('ctx', ['cpu']), saved.pop('kvstore', None)
     if not (isinstance(ctx, list) and all(isinstance(c, str) for c in ctx)) or kvstore not in (None,) + KVSTORES:
         raise D2LError('%s/metrics.json has a damaged ctx or kvstore; start a fresh run' % args.resume)
     try:
@@ -140,61 +138,61 @@ def chapter_config(args):
     return settings.complete(chapter, config), context_list(','.join(ctx)), kvstore
 
 
+def _devices(args, chapter, config, contexts, kvstore):
+    """Return the distributed.Devices of a data-parallel chapter, else None; a worker r > 0 moves args.out."""
+    if getattr(chapter, 'DATA_PARALLEL', False):
+        devices, args.out = distributed.setup(contexts, kvstore, config, args.out, args.command,
+                                              bool(args.resume))
+        return devices
+    if len(contexts) > 1 or kvstore:
+        raise D2LError('%s trains on one device; pass a single --ctx and no --kvstore' % args.command)
+    return None
+
+
 def run_chapter(args, progress=None):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
     name, chapter = args.command, settings.chapter_module(args.command)
     config, contexts, kvstore = chapter_config(args)
-    folder = args.out = args.resume or args.out or default_out_dir(name)
-    options = {}
-    if getattr(chapter, 'DATA_PARALLEL', False):
-        options['devices'], folder = distributed.setup(contexts, kvstore, config, folder, name,
-                                                       bool(args.resume))
-        args.out = folder
-        if options['devices'].kv is not None:
-            print(options['devices'].describe(), flush=True)
-    elif len(contexts) > 1 or kvstore:
-        raise D2LError('%s trains on one device; pass a single --ctx and no --kvstore' % name)
+    args.out = args.resume or args.out or default_out_dir(name)
+    devices = _devices(args, chapter, config, contexts, kvstore)
     recorded = dict(config, ctx=[str(c) for c in contexts])
-    if 'devices' in options:
+    if devices:
         recorded['kvstore'] = kvstore
     progress = progress or runs.Progress()
     # the data first: a missing data set must not leave an empty run folder behind
     data = chapter.load_data(config, contexts[0])
-    with runs.Run(folder, name, recorded, resume=bool(args.resume), overwrite=args.overwrite,
+    model = ({'chapter': name, 'files': runs.MODEL_FILES, **{k: config[k] for k in chapter.MODEL_KEYS}}
+             if hasattr(chapter, 'MODEL_KEYS') else None)  # model.json: what predict needs
+    with runs.Run(args.out, name, recorded, resume=bool(args.resume), overwrite=args.overwrite,
                   checkpoints=chapter.CHECKPOINTS, every=config.get('print_every') or 1,
-                  model=_model_description(name, chapter, config)) as run:
+                  model=model) as run:
         def on_epoch(impl, record, version):
+            if devices and devices.kv is not None and record['epoch'] == 1:
+                print(devices.describe(), flush=True)  # the worker's shard exists once fit began
             progress.tick(name)
             if run.on_epoch(impl, record, version):
                 print('%-7s %s%s' % (impl, runs.format_epoch(record), progress.status()), flush=True)
         result = chapter.fit(config, contexts[0], on_epoch=on_epoch, restore=run.restore, data=data,
-                             **options)
+                             **({'devices': devices} if devices else {}))
         for impl, (version, _) in result['trained'].items():
             run.finished(impl, version)
         for line in chapter.summary(config, result['metrics']):
             print(line)
-        plot.chapter_figures(name, config, result, folder)
+        plot.chapter_figures(name, config, result, args.out)
         run.finish(result['metrics'])
-    print('results in %s' % folder)
+    print('results in %s' % args.out)
     return 0
-
-
-def _model_description(name, chapter, config):
-    """Return model.json's content for a classifier run (what predict needs), else None."""
-    if not hasattr(chapter, 'MODEL_KEYS'):
-        return None
-    return {'chapter': name, 'files': runs.MODEL_FILES, **{k: config[k] for k in chapter.MODEL_KEYS}}
 
 
 # ---- data, predict
 
 def _add_data(sub):
-    p = sub.add_parser('data', help='find or download Fashion-MNIST and check it',
-                       description='Find the Fashion-MNIST idx files (downloading them into the '
-                                   'gluon cache if needed), read and check all four.')
-    p.add_argument('--data-dir', help='folder with the four idx files')
+    p = _command(sub, 'data', run_data, 'find or download Fashion-MNIST and check it',
+                 'Find the Fashion-MNIST idx files (downloading them into the gluon cache if '
+                 'needed), read and check all four.')
+    p.add_argument('--data-dir', help='folder with the four idx files (default: search '
+                                      '$D2L_GLUON_DATA, the gluon cache, then download)')
     p.add_argument('--no-download', action='store_true', help='only search, never download')
-    p.set_defaults(run=run_data)
 
 
 def run_data(args):
@@ -207,41 +205,43 @@ def run_data(args):
 
 
 def _add_predict(sub):
-    p = sub.add_parser('predict', help='classify 28x28 grayscale PNGs with a trained model',
-                       description='Print the top 3 classes, with probabilities, of each image.',
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _command(sub, 'predict', run_predict, 'classify 28x28 grayscale PNGs with a trained model',
+                 'Print the top 3 classes, with probabilities, of each image.')
     p.add_argument('images', nargs='*', metavar='IMAGE.png', help='images to classify')
     p.add_argument('--model', required=True,
                    help='run folder of a softmax or mlp run, or its scratch.params / gluon.params')
     p.add_argument('--from-test', type=_type('count'), metavar='N',
                    help='classify the first N test-set images instead of IMAGE files')
-    p.add_argument('--data-dir', help='Fashion-MNIST folder for --from-test')
-    p.add_argument('--ctx', type=_context_type, default='cpu', help='device')
-    p.set_defaults(run=run_predict)
+    p.add_argument('--data-dir', help='Fashion-MNIST folder for --from-test (default: search)')
+    p.add_argument('--ctx', type=_type('ctx'), default='cpu', help='device, e.g. cpu or gpu(0)')
 
 
-def run_predict(args):
-    from .data import TEXT_LABELS, get_fashion_mnist_labels, read_fashion_mnist, read_image, to_tensor
-    from .softmax_regression import predict
-    if bool(args.images) == bool(args.from_test):
-        raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
-    contexts = _contexts(args.ctx)
-    if len(contexts) > 1:
-        raise D2LError('predict runs on one device; pass a single --ctx')
-    net, description = runs.load_model(args.model, contexts[0])
+def _images(args):
+    """Return (names, images (n, 1, 28, 28) in [0, 1]) of predict's IMAGE files or test images."""
+    from .data import get_fashion_mnist_labels, read_fashion_mnist, read_image, to_tensor
     if args.from_test:
         images, labels = read_fashion_mnist(args.data_dir)[2:]
         if not len(images):
             raise D2LError('the test set holds no images; fetch the original files again')
-        images = to_tensor(images[:args.from_test])
-        names = ['test image %d (%s)' % (i, label)
-                 for i, label in enumerate(get_fashion_mnist_labels(labels[:args.from_test]))]
-    else:
-        pictures = [read_image(path) for path in args.images]
-        images = np.stack([image for image, _ in pictures])[:, None]
-        names = ['%s%s' % (path, ' (%s)' % '; '.join(notes) if notes else '')
-                 for path, (_, notes) in zip(args.images, pictures)]
-    probabilities = predict(net, nd.array(images, ctx=contexts[0]))
+        return (['test image %d (%s)' % (i, label) for i, label in
+                 enumerate(get_fashion_mnist_labels(labels[:args.from_test]))],
+                to_tensor(images[:args.from_test]))
+    pictures = [read_image(path) for path in args.images]
+    return (['%s%s' % (path, ' (%s)' % '; '.join(notes) if notes else '')
+             for path, (_, notes) in zip(args.images, pictures)],
+            np.stack([image for image, _ in pictures])[:, None])
+
+
+def run_predict(args):
+    from .data import TEXT_LABELS
+    from .softmax_regression import predict
+    if bool(args.images) == bool(args.from_test):
+        raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
+    if len(args.ctx) > 1:
+        raise D2LError('predict runs on one device; pass a single --ctx')
+    net, description = runs.load_model(args.model, args.ctx[0])
+    names, images = _images(args)
+    probabilities = predict(net, nd.array(images, ctx=args.ctx[0]))
     print('%s model (%s) from %s' % (description['chapter'], description['impl'], description['path']))
     for name, p in zip(names, probabilities):
         top = np.argsort(-p)[:3]
@@ -252,20 +252,24 @@ def run_predict(args):
 # ---- compare
 
 def _add_compare(sub):
-    p = sub.add_parser('compare', help='train both versions from identical parameters and batches',
-                       description='Train scratch and Gluon from the same initial parameters and '
-                                   'batch order, print both per epoch with their differences, and '
-                                   'exit 1 when they differ beyond the chapter tolerance.',
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _command(sub, 'compare', run_compare,
+                 'train both versions from identical parameters and batches',
+                 'Train scratch and Gluon from the same initial parameters and batch order, print '
+                 'both per epoch with their differences, and exit 1 when they differ beyond the '
+                 'chapter tolerance.')
     p.add_argument('chapter', choices=sorted(CHAPTERS), help='the chapter to compare')
-    p.add_argument('--num-epochs', type=_type('count'), help="default: the chapter's")
+    p.add_argument('--num-epochs', type=_type('count'), help="passes (default: the chapter's)")
     p.add_argument('--seed', type=_type('seed'), default=0, help='random seed')
-    p.add_argument('--data-dir', help='Fashion-MNIST folder (softmax, mlp)')
+    p.add_argument('--data-dir', help='Fashion-MNIST folder (softmax, mlp; default: search)')
     p.add_argument('--tolerance', type=_type('positive'),
                    help="largest relative difference allowed (default: the chapter's)")
     p.add_argument('--perturb', type=_type('number'), default=0.0, metavar='EPS',
                    help='add EPS to the first Gluon bias after the copy, to see compare fail')
-    p.set_defaults(run=run_compare)
+
+
+def _differ(message):
+    print('d2l-gluon compare: error: scratch and Gluon differ%s' % message, file=sys.stderr)
+    return 1
 
 
 def run_compare(args):
@@ -278,11 +282,9 @@ def run_compare(args):
     result = compare(chapter, config, perturb=args.perturb)
     if 'diverged' in result:
         where = result['diverged']
-        print('d2l-gluon compare: error: scratch and Gluon differ: the %s version diverged in epoch '
-              '%d, batch %d%s' % (where['impl'], where['epoch'], where['batch'],
-                                  ' (--perturb %g moved its start that far)' % args.perturb
-                                  if args.perturb else ''), file=sys.stderr)
-        return 1
+        return _differ(': the %s version diverged in epoch %d, batch %d%s' % (
+            where['impl'], where['epoch'], where['batch'],
+            ' (--perturb %g moved its start that far)' % args.perturb if args.perturb else ''))
     tolerance = args.tolerance or result['tolerance']
     if result['dtype'] != 'float32':
         print('comparing in %s' % result['dtype'])
@@ -294,9 +296,7 @@ def run_compare(args):
     print('largest relative difference: loss %.3g, parameters %.3g (tolerance %g)'
           % (result['loss_diff'], result['param_diff'], tolerance))
     if max(result['loss_diff'], result['param_diff']) > tolerance:
-        print('d2l-gluon compare: error: scratch and Gluon differ by more than %g' % tolerance,
-              file=sys.stderr)
-        return 1
+        return _differ(' by more than %g' % tolerance)
     print('scratch and Gluon agree within %g' % tolerance)
     return 0
 
@@ -304,21 +304,20 @@ def run_compare(args):
 # ---- launch
 
 def _add_launch(sub):
-    p = sub.add_parser(
-        'launch', help='train softmax or mlp in several worker processes (parameter server)',
-        usage='d2l-gluon launch -n WORKERS [-s SERVERS] [--timeout S] -- CHAPTER ARGS...',
-        description='Start a scheduler, SERVERS servers and WORKERS workers on 127.0.0.1; every '
-                    'worker runs "d2l-gluon CHAPTER ARGS... --impl gluon --kvstore dist_sync" on its '
-                    'own shard of the training set, --batch-size being the batch of all workers '
-                    'together. Worker 0 writes the run folder, worker r its sub-folder worker<r>. '
-                    'When any process fails, all are stopped.')
+    p = _command(
+        sub, 'launch', run_launch,
+        'train softmax or mlp in several worker processes (parameter server)',
+        'Start a scheduler, SERVERS servers and WORKERS workers on 127.0.0.1; each worker runs '
+        'CHAPTER ARGS --impl gluon --kvstore dist_sync on its shard of the training set, '
+        '--batch-size being the batch of all workers together. Worker 0 writes the run folder, '
+        'worker r its sub-folder worker<r>. When any process fails, all are stopped.',
+        usage='d2l-gluon launch -n WORKERS [-s SERVERS] [--timeout S] -- CHAPTER ARGS...')
     p.add_argument('-n', '--workers', type=_type('count'), required=True, help='worker processes')
-    p.add_argument('-s', '--servers', type=_type('count'), default=1, help='server processes (default 1)')
+    p.add_argument('-s', '--servers', type=_type('count'), default=1, help='server processes')
     p.add_argument('--timeout', type=_type('positive'), metavar='S',
                    help='stop every process after S seconds (default: no limit)')
     p.add_argument('chapter_args', nargs=argparse.REMAINDER, metavar='-- CHAPTER ARGS',
                    help='softmax or mlp and its options, e.g. -- softmax --lr 0.1')
-    p.set_defaults(run=run_launch)
 
 
 def run_launch(args):
@@ -338,7 +337,7 @@ def run_launch(args):
         raise D2LError('--kvstore %s does not reach across processes; use dist_sync (the default '
                        'of launch) or dist_async' % chapter.kvstore)
     config = chapter_config(chapter)[0]
-    distributed.check(_contexts(chapter.ctx), chapter.kvstore or 'dist_sync', ('gluon',))
+    distributed.check(chapter.ctx, chapter.kvstore or 'dist_sync', ('gluon',))
     distributed.check_workers(config, chapter.kvstore or 'dist_sync', args.workers, bool(chapter.resume))
     if chapter.out is None:
         # the workers must agree on the run folder, so the launcher names it
@@ -353,19 +352,30 @@ def run_launch(args):
 # ---- all
 
 def _add_all(sub):
-    p = sub.add_parser('all', help='every chapter with the book defaults, both implementations',
-                       description='Run every chapter into one run folder (one sub-folder each), '
-                                   'then write summary.json and report.html.',
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _command(sub, 'all', run_all, 'every chapter with the book defaults, both implementations',
+                 'Run every chapter into one run folder (one sub-folder each), then write '
+                 'summary.json and report.html.')
     p.add_argument('--seed', type=_type('seed'), default=0, help='random seed of every chapter')
-    p.add_argument('--out', help='run folder (default: runs/<timestamp>)')
-    p.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR')
-    p.add_argument('--overwrite', action='store_true', help='replace the run already in --out')
-    p.set_defaults(run=run_all)
+    _add_folder_options(p, 'runs/<timestamp>')
+
+
+def _all_plan(args, out, names, seed):
+    """Return the parsed chapter commands `all` still has to run (printing those finished earlier)."""
+    todo = []
+    for name in names:
+        folder = os.path.join(out, name)
+        earlier = args.resume and os.path.exists(os.path.join(folder, 'metrics.json'))
+        if earlier and runs.read_metrics(folder).get('finished'):
+            print('== %s: finished earlier, kept' % name)
+            continue
+        todo.append(build_parser().parse_args(
+            [name] + (['--resume', folder] if earlier else
+                      ['--seed', str(seed), '--out', folder] + ['--overwrite'] * bool(args.overwrite))))
+    return todo
 
 
 def run_all(args):
-    out = args.resume or args.out or default_out_dir()
+    out = args.out = args.resume or args.out or default_out_dir()
     names = list(CHAPTERS)
     with runs.FolderLock(prepare_out_dir(out)):
         seed = runs.read_all(out)['seed'] if args.resume else args.seed
@@ -373,16 +383,7 @@ def run_all(args):
             raise D2LError('%s already holds a run of all; continue it with --resume %s, choose a '
                            'fresh --out, or pass --overwrite to replace it' % (out, out))
         write_json(os.path.join(out, 'all.json'), {'seed': seed, 'chapters': names})
-        todo = []
-        for name in names:
-            folder = os.path.join(out, name)
-            earlier = args.resume and os.path.exists(os.path.join(folder, 'metrics.json'))
-            if earlier and runs.read_metrics(folder).get('finished'):
-                print('== %s: finished earlier, kept' % name)
-                continue
-            todo.append(build_parser().parse_args(
-                [name] + (['--resume', folder] if earlier else
-                          ['--seed', str(seed), '--out', folder] + ['--overwrite'] * bool(args.overwrite))))
+        todo = _all_plan(args, out, names, seed)
         progress = runs.Progress({a.command: (EXPECTED_EPOCH_SECONDS.get(a.command, 0.1),
                                               _epochs(a)) for a in todo})
         start = time.perf_counter()
@@ -411,34 +412,26 @@ def build_parser():
     sub.required = True
     for name in CHAPTERS:
         _add_chapter(sub, name)
-    _add_data(sub)
-    _add_compare(sub)
-    _add_predict(sub)
-    _add_launch(sub)
-    _add_all(sub)
+    for add in (_add_data, _add_compare, _add_predict, _add_launch, _add_all):
+        add(sub)
     return parser
 
 
 def main(argv=None):
     """Run the command line; return the exit code."""
-    # a parameter-server worker that fails ends at once: see distributed.exit_code
-    return distributed.exit_code(_main(argv))
-
-
-def _main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
-    except DivergenceError as e:
-        folder = getattr(args, 'resume', None) or getattr(args, 'out', None)
-        where = '; the metrics of the epochs before are in %s' % folder if folder else ''
-        print('d2l-gluon %s: error: %s%s' % (args.command, e, where), file=sys.stderr)
-        return e.exit_code
+        code = args.run(args)
     except D2LError as e:
-        print('d2l-gluon %s: error: %s' % (args.command, e), file=sys.stderr)
-        return e.exit_code
+        folder = getattr(args, 'out', None)  # the command's run folder, once it has chosen one
+        where = ('; the metrics of the epochs before are in %s' % folder
+                 if isinstance(e, DivergenceError) and folder else '')
+        print('d2l-gluon %s: error: %s%s' % (args.command, e, where), file=sys.stderr)
+        code = e.exit_code
     except KeyboardInterrupt:
-        folder = getattr(args, 'resume', None) or getattr(args, 'out', None)
-        where = '; partial results are in %s' % folder if folder and os.path.isdir(folder) else ''
-        print('\ninterrupted%s' % where, file=sys.stderr)
-        return 130
+        folder = getattr(args, 'out', None)
+        print('\ninterrupted%s' % ('; partial results are in %s' % folder
+                                   if folder and os.path.isdir(folder) else ''), file=sys.stderr)
+        code = 130
+    # a parameter-server worker that fails ends at once: see distributed.exit_code
+    return distributed.exit_code(code)
