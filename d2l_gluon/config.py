@@ -42,11 +42,12 @@ KINDS = {
 COMMON = {
     'impl': Option('both', ('scratch', 'gluon', 'both'), 'which version to train'),
     'seed': Option(0, 'seed', 'seeds mx.random, numpy and random, and so the batch order'),
-    'step_divisor': Option('batch-size', ('batch-size', 'actual'),
+    'step_divisor': Option('batch-size', ('batch-size', 'actual', 'none'),
                            'batch-size: every sgd step divides the summed gradient by the '
                            'configured batch size, as the book does, so a short last batch takes '
                            'a proportionally smaller step; actual: divide by the number of '
-                           'examples in the batch, a full step for every batch'),
+                           'examples in the batch, a full step for every batch; none: step on '
+                           "the summed gradient itself, as straight-dope's SGD does"),
 }
 
 
@@ -106,8 +107,8 @@ def make_config(options, **changes):
 
 
 def step_batch(config):
-    """Return train()'s batch_size: the configured one (the book's rule), or None for 'actual'."""
-    return config['batch_size'] if config['step_divisor'] == 'batch-size' else None
+    """Return train()'s batch_size: the configured one (the book's rule), None for 'actual', 1 for 'none'."""
+    return {'batch-size': config['batch_size'], 'actual': None, 'none': 1}[config['step_divisor']]
 
 
 def impls(config):

@@ -27,6 +27,19 @@ OPTIONS = {
     'true_b': Option(4.2, 'number', 'the true bias'),
     'full_batch': Option(False, 'flag',
                          'full-batch gradient descent: one step per epoch on all examples'),
+    'init_std': Option(0.01, 'positive', 'standard deviation of the initial weights'),
+    'loss': Option('half', ('half', 'full'),
+                   "half: the book's (y_hat - y)^2 / 2; full: straight-dope's (y_hat - y)^2"),
+    'print_batches': Option(0, 'natural', "record (and print) the moving average of the batch loss "
+                                          "every N batches, as straight-dope does; 0: never"),
+}
+# the configurations of the course notes, by name: changes to the book's defaults
+PRESETS = {
+    'book': {},
+    'note-000': {'num_examples': 10000, 'true_w': [2.0, -3.5], 'true_b': 3.7, 'lr': 0.01,
+                 'num_epochs': 5},
+    'straight-dope': {'init_std': 1.0, 'loss': 'full', 'step_divisor': 'none', 'lr': 0.001,
+                      'num_epochs': 5, 'print_batches': 100},
 }
 # compare: both versions agree to this relative difference
 COMPARE = {'tolerance': 1e-5, 'dtype': 'float32'}
@@ -69,38 +82,47 @@ def squared_loss(y_hat, y):
     return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
 
 
-def init_params(num_inputs, ctx=None):
-    """Return [w ~ N(0, 0.01²) of shape (num_inputs, 1), b = 0 of shape (1,)], with gradients attached."""
-    w = nd.random.normal(0, 0.01, shape=(num_inputs, 1), ctx=ctx)
+def full_squared_loss(y_hat, y):
+    """Return per-example (y_hat - y)², shape of y_hat: straight-dope's loss, without the ½."""
+    return (y_hat - y.reshape(y_hat.shape)) ** 2
+
+
+def init_params(num_inputs, ctx=None, std=0.01):
+    """Return [w ~ N(0, std²) of shape (num_inputs, 1), b = 0 of shape (1,)], with gradients attached."""
+    w = nd.random.normal(0, std, shape=(num_inputs, 1), ctx=ctx)
     b = nd.zeros(shape=(1,), ctx=ctx)
     for param in (w, b):
         param.attach_grad()
     return [w, b]
 
 
-def scratch_setup(config, ctx=None, loss=squared_loss):
+def scratch_setup(config, ctx=None, loss=None):
     """Return Setup(net, loss, updater, params): linreg on [w, b], our loss and our sgd."""
-    params = init_params(config['num_inputs'], ctx)
+    params = init_params(config['num_inputs'], ctx, config.get('init_std', 0.01))
+    if loss is None:
+        loss = full_squared_loss if config['loss'] == 'full' else squared_loss
     return Setup(lambda X: linreg(X, *params), loss,
                  lambda batch_size: sgd(params, config['lr'], batch_size), params)
 
 
 # ---- concise (Gluon)
 
-def gluon_net(num_inputs, ctx=None):
-    """Return nn.Sequential(nn.Dense(1)) initialised with weights ~ N(0, 0.01²), bias 0."""
+def gluon_net(num_inputs, ctx=None, std=0.01):
+    """Return nn.Sequential(nn.Dense(1)) initialised with weights ~ N(0, std²), bias 0."""
     net = nn.Sequential()
     net.add(nn.Dense(1, in_units=num_inputs))
-    net.initialize(init.Normal(sigma=0.01), ctx=ctx)
+    net.initialize(init.Normal(sigma=std), ctx=ctx)
     return net
 
 
 def gluon_setup(config, ctx=None, loss=None):
     """Return Setup(net, loss, updater, params): Dense(1), gluon.loss.L2Loss and Trainer('sgd')."""
-    net = gluon_net(config['num_inputs'], ctx)
+    net = gluon_net(config['num_inputs'], ctx, config.get('init_std', 0.01))
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': config['lr']})
-    # L2Loss is 0.5 (y_hat - y)², the same as squared_loss
-    return Setup(net, loss or gluon.loss.L2Loss(), trainer.step, net.collect_params())
+    if loss is None:
+        # L2Loss is weight / 2 (y_hat - y)²: weight 1 gives squared_loss, weight 2 the full square
+        loss = gluon.loss.L2Loss(weight=2.0 if config['loss'] == 'full' else 1.0)
+    return Setup(net, loss, trainer.step, net.collect_params())
 
 
 def setup(impl, config, ctx=None):
@@ -134,7 +156,7 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     config = complete(config)
     data = data or load_data(config, ctx)
     trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch, restore=restore,
-                           **fit_options(data))
+                           moving_every=config['print_batches'] or None, **fit_options(data))
     return {'metrics': regression_metrics(trained, closed_form(data.features, data.labels),
                                           'least squares (lstsq)'),
             'trained': trained, 'data': data}

@@ -160,7 +160,7 @@ def _first_bad_batch(batch_means, reference, factor):
 
 def train(net, train_iter, loss, updater, num_epochs, *, batch_size=None, evaluate=None,
           with_accuracy=False, on_epoch=None, history=(), divergence_factor=DIVERGENCE_FACTOR,
-          ctx=None):
+          ctx=None, moving_every=None):
     """Train for num_epochs and return the history: one dict per epoch.
 
     Each record has ``epoch``, ``loss`` (mean per-example loss over the
@@ -172,15 +172,17 @@ def train(net, train_iter, loss, updater, num_epochs, *, batch_size=None, evalua
     A batch loss that is NaN, infinite or above divergence_factor times the
     first batch's raises DivergenceError naming the epoch and batch.  A list
     of devices ctx splits every batch across them (see train_epoch).  Every
-    step divides by batch_size (None: by each batch's own size).
+    step divides by batch_size (None: by each batch's own size).  With
+    moving_every = k each record adds ``moving_losses``: [batch number,
+    moving loss] after every k-th batch of the run, as straight-dope prints.
     """
     with _Interrupt.deferred():
         return _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy,
-                      on_epoch, list(history), divergence_factor, ctx, batch_size)
+                      on_epoch, list(history), divergence_factor, ctx, batch_size, moving_every)
 
 
 def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, on_epoch,
-           history, divergence_factor, ctx, batch_size):
+           history, divergence_factor, ctx, batch_size, moving_every):
     moving = history[-1]['moving_loss'] if history else 0.0
     # the divergence rule's yardstick, kept in epoch 1's record so a resumed run uses it too
     reference = history[0].get('first_batch_loss') if history else None
@@ -194,10 +196,18 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
         bad = _first_bad_batch(batch_means, reference, divergence_factor)
         if bad is not None:
             raise DivergenceError(epoch, bad, history)
+        if not len(batch_means):
+            raise D2LError('the training set holds no examples; check the data')
+        done, marks = (epoch - 1) * len(batch_means), []  # every epoch has as many batches
         for batch_mean in batch_means:
             moving = (1 - SMOOTHING) * moving + SMOOTHING * batch_mean
+            done += 1
+            if moving_every and done % moving_every == 0:
+                marks.append([done, float(moving)])
         record = {'epoch': epoch, 'loss': float(sums.sum() / sizes.sum()),
                   'moving_loss': float(moving)}
+        if moving_every:
+            record['moving_losses'] = marks
         if epoch == 1 and reference is not None:
             record['first_batch_loss'] = float(reference)
         if with_accuracy:
@@ -230,7 +240,7 @@ def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, *, b
 
 
 def fit_versions(setup, config, train_iter, ctx=None, *, evaluate=None, with_accuracy=False,
-                 on_epoch=None, restore=None, split=None):
+                 on_epoch=None, restore=None, split=None, moving_every=None):
     """Train every version config['impl'] names; return {impl: (Setup, history)}.
 
     Each version is set up by setup(impl, config, ctx) from the same random
@@ -253,7 +263,7 @@ def fit_versions(setup, config, train_iter, ctx=None, *, evaluate=None, with_acc
                             config['num_epochs'], batch_size=step_batch(config),
                             evaluate=None if evaluate is None else evaluate(version),
                             with_accuracy=with_accuracy, on_epoch=callback, history=history,
-                            ctx=split)
+                            ctx=split, moving_every=moving_every)
         except DivergenceError as e:
             e.impl = impl
             raise
