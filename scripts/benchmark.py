@@ -13,7 +13,7 @@ each implementation (scratch, Gluon) it measures, in one run:
   model's compute lower bound per epoch (FLOPs of its matrix products ÷ the
   best measured GEMM rate).
 
-It prints a table and the ratios issue 6 sets targets for, and writes JSON
+It prints a table and the performance ratios with their targets, and writes JSON
 (--out, default benchmark.json).  It measures; it never fails on a target.
 Timings are wall-clock: when other processes share the cores, runs can differ
 by 2x (the JSON records the load average before and after).
@@ -52,7 +52,7 @@ MODELS = {'softmax': (softmax_regression, 0.1), 'mlp': (mlp, 0.5)}
 IMPLS = ('scratch', 'gluon')
 LOADERS = ('book', 'fast')
 BACKENDS = ('nd.dot', 'nd.FullyConnected', 'numpy')
-# issue 6: (ratio name, comparison, target)
+# the performance targets: (ratio name, comparison, target)
 TARGETS = {'book/fast': ('>=', 15.0), 'fast/lower bound': ('<=', 1.5), 'scratch/gluon': ('<=', 1.2)}
 
 
@@ -204,7 +204,7 @@ def measure_gemms(layers_by_model, batch_size, min_seconds, repeats):
 def lower_bounds(layers, batch_size, examples, gemms, best_rate):
     """Return the model's GEMM FLOPs per epoch and two lower bounds in seconds.
 
-    ``seconds``: FLOPs ÷ the best GEMM rate measured at any shape (issue 6's
+    ``seconds``: FLOPs ÷ the best GEMM rate measured at any shape (the
     bound).  ``seconds_per_shape``: each product's FLOPs ÷ the best rate
     measured at its own shape -- closer to what this hardware can do at batch
     size 256, still ignoring everything but the matrix products.
@@ -338,7 +338,7 @@ def run(args, log=print):
 
 
 def ratios(results):
-    """Return issue 6's ratios, each with its target and (except in --quick) whether it is met."""
+    """Return the performance ratios, each with its target and (except in --quick) whether it is met."""
     train, quick = results['train'], results['config']['quick']
     rows = []
 
@@ -394,7 +394,7 @@ def report(results):
         lines.append('%-12s %-12s %5d %5d %5d' % (g['name'], ','.join(g['models']), g['M'], g['K'], g['N'])
                      + ''.join('%19.1f' % g['gflops'][b] for b in BACKENDS))
     lines.append('')
-    lines.append('issue 6 targets%s' % (' (--quick: few batches, not meaningful)' if c['quick'] else ''))
+    lines.append('performance targets%s' % (' (--quick: few batches, not meaningful)' if c['quick'] else ''))
     for r in results['ratios']:
         met = '-' if r['met'] is None else ('met' if r['met'] else 'NOT met')
         lines.append('%-16s %-17s %8.2f   target %-7s %s'
