@@ -1,0 +1,125 @@
+"""Hyper-parameter sweeps: one chapter trained over lists of option values and seeds.
+
+Every combination is one run of the chapter's fit() in its own process
+(MXNet's engine does not survive fork, so workers are spawned).  A run that
+diverges is recorded as such, with the epochs before, and the sweep goes on.
+"""
+import concurrent.futures
+import itertools
+import multiprocessing
+import time
+
+import numpy as np
+
+from .config import chapter_module, complete, impls, make_config
+from .errors import D2LError, DivergenceError
+
+SCALAR_KINDS = ('count', 'natural', 'units', 'positive', 'nonnegative', 'probability', 'number')
+
+
+def sweepable(chapter):
+    """Return the names of a chapter's numeric options, the ones a sweep may vary."""
+    return sorted(name for name, option in chapter.OPTIONS.items() if option.kind in SCALAR_KINDS)
+
+
+def grid(chapter, fixed, values, seeds):
+    """Return one config per combination of values ({option: [v, ...]}) and seed, in order."""
+    unknown = sorted(set(values) - set(sweepable(chapter)))
+    if unknown:
+        raise D2LError('cannot sweep %s; the numeric options of this chapter are %s'
+                       % (', '.join(unknown), ', '.join(sweepable(chapter))))
+    names = sorted(values)
+    configs = []
+    for combination in itertools.product(*(values[name] for name in names)):
+        for seed in seeds:
+            changes = dict(fixed, seed=seed, **dict(zip(names, combination)))
+            configs.append(complete(chapter, make_config(chapter.OPTIONS, **changes)))
+    return configs
+
+
+def run_one(chapter_name, config):
+    """Train one config of a chapter; return {'config', 'runs': {impl: epochs}, 'diverged': {impl: where}}.
+
+    Each version trains on its own, so one that diverges does not stop the other.
+    """
+    chapter = chapter_module(chapter_name)
+    runs, diverged = {}, {}
+
+    def record(impl, epoch_record, version):
+        runs.setdefault(impl, []).append(epoch_record)
+    for impl in impls(config):
+        try:
+            chapter.fit(dict(config, impl=impl), on_epoch=record)
+        except DivergenceError as e:
+            diverged[impl] = {'epoch': e.epoch, 'batch': e.batch}
+            runs.setdefault(impl, [])
+    return {'config': config, 'runs': runs, 'diverged': diverged}
+
+
+def sweep(chapter_name, configs, processes=1, on_done=None):
+    """Run every config (in processes worker processes); return the results in config order.
+
+    on_done(index, result, finished, total) runs in this process after each
+    run, in the order runs finish.
+    """
+    results = [None] * len(configs)
+    if processes <= 1:
+        for i, config in enumerate(configs):
+            results[i] = run_one(chapter_name, config)
+            if on_done is not None:
+                on_done(i, results[i], i + 1, len(configs))
+        return results
+    context = multiprocessing.get_context('spawn')
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+        futures = {pool.submit(run_one, chapter_name, config): i for i, config in enumerate(configs)}
+        for finished, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            i = futures[future]
+            results[i] = future.result()
+            if on_done is not None:
+                on_done(i, results[i], finished, len(configs))
+    return results
+
+
+def final(result, impl, key):
+    """Return the last epoch's key of impl in a result (NaN when it diverged or lacks it)."""
+    epochs = result['runs'].get(impl, [])
+    if impl in result['diverged'] or not epochs or key not in epochs[-1]:
+        return float('nan')
+    return float(epochs[-1][key])
+
+
+def table(results, varied):
+    """Return one row per combination of the varied options and impl: mean and spread over seeds.
+
+    Each row: {'values': {option: v}, 'impl', 'runs', 'diverged', and for
+    'loss' and 'test_acc' (when recorded) the mean and standard deviation of
+    the finished runs' final values}.
+    """
+    groups = {}
+    for result in results:
+        key = tuple(result['config'][name] for name in varied)
+        groups.setdefault(key, []).append(result)
+    rows = []
+    for key, group in groups.items():
+        for impl in sorted({impl for r in group for impl in r['runs']}, reverse=True):
+            row = {'values': dict(zip(varied, key)), 'impl': impl, 'runs': len(group),
+                   'diverged': sum(1 for r in group if impl in r['diverged'])}
+            for metric in ('loss', 'test_acc'):
+                finals = np.array([final(r, impl, metric) for r in group])
+                finals = finals[np.isfinite(finals)]
+                if len(finals):
+                    row[metric] = {'mean': float(finals.mean()), 'std': float(finals.std())}
+            rows.append(row)
+    return rows
+
+
+class Clock:
+    """Elapsed time and an estimate of the time left over a number of equal runs."""
+
+    def __init__(self, total):
+        self.total, self.start = total, time.perf_counter()
+
+    def status(self, finished):
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / finished * (self.total - finished) if finished else float('nan')
+        return '%.0f s elapsed, about %.0f s left' % (elapsed, left)

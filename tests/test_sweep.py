@@ -1,0 +1,57 @@
+"""Sweeps: every combination of values and seeds, diverged runs marked, the same numbers in parallel."""
+import math
+
+import pytest
+
+from d2l_gluon import D2LError, linear_regression
+from d2l_gluon.sweep import final, grid, run_one, sweep, sweepable, table
+
+
+def test_only_numeric_options_can_be_swept():
+    assert {'lr', 'batch_size', 'num_epochs', 'noise'} <= set(sweepable(linear_regression))
+    assert 'true_w' not in sweepable(linear_regression)
+    with pytest.raises(D2LError, match='cannot sweep true_w'):
+        grid(linear_regression, {}, {'true_w': [[1.0, 2.0]]}, [0])
+
+
+def test_grid_has_one_checked_config_per_combination_and_seed():
+    configs = grid(linear_regression, {'num_epochs': 1}, {'lr': [0.01, 0.1], 'batch_size': [5, 10]},
+                   [0, 1, 2])
+    assert len(configs) == 12
+    assert {(c['lr'], c['batch_size'], c['seed']) for c in configs} == {
+        (lr, b, s) for lr in (0.01, 0.1) for b in (5, 10) for s in (0, 1, 2)}
+    assert all(c['num_epochs'] == 1 for c in configs)
+    with pytest.raises(D2LError, match='--lr'):
+        grid(linear_regression, {}, {'lr': [-1.0]}, [0])
+
+
+def test_a_diverging_value_is_marked_and_the_sweep_goes_on():
+    configs = grid(linear_regression, {'num_epochs': 2}, {'lr': [0.03, 3.0]}, [0, 1])
+    results = sweep('linreg', configs)
+    assert [r['config']['lr'] for r in results] == [0.03, 0.03, 3.0, 3.0]
+    for r in results[:2]:
+        assert r['diverged'] == {} and len(r['runs']['scratch']) == len(r['runs']['gluon']) == 2
+    for r in results[2:]:
+        assert set(r['diverged']) == {'scratch', 'gluon'}  # each version ran and diverged
+        assert math.isnan(final(r, 'gluon', 'loss'))
+    rows = table(results, ['lr'])
+    assert [(row['values']['lr'], row['impl'], row['diverged']) for row in rows] == [
+        (0.03, 'scratch', 0), (0.03, 'gluon', 0), (3.0, 'scratch', 2), (3.0, 'gluon', 2)]
+    ok = rows[0]['loss']
+    losses = [final(r, 'scratch', 'loss') for r in results[:2]]
+    assert ok['mean'] == pytest.approx(sum(losses) / 2) and ok['std'] > 0  # two seeds differ
+    assert 'loss' not in rows[2]
+
+
+def test_parallel_workers_give_the_numbers_of_one_process():
+    configs = grid(linear_regression, {'num_epochs': 1, 'impl': 'gluon'}, {'lr': [0.01, 0.03]}, [0, 1])
+    order = []
+    parallel = sweep('linreg', configs, processes=2, on_done=lambda i, r, n, total: order.append(i))
+    assert sorted(order) == [0, 1, 2, 3]
+    for config, result in zip(configs, parallel):
+        assert _without_timings(result['runs']) == _without_timings(run_one('linreg', config)['runs'])
+
+
+def _without_timings(runs):
+    return {impl: [{k: v for k, v in e.items() if 'seconds' not in k} for e in epochs]
+            for impl, epochs in runs.items()}
