@@ -5,6 +5,7 @@ DataLoader(shuffle=True) does, so ``d2l_gluon.seed(n)`` fixes the batch
 order and an in-memory iterator yields the same batches as a DataLoader.
 """
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -86,33 +87,73 @@ def get_fashion_mnist_labels(labels):
     return [TEXT_LABELS[int(i)] for i in labels]
 
 
+# A header may promise at most this many bytes of data.  Fashion-MNIST's
+# largest file (train-images) holds 47 MB; 2 GiB leaves room for any data set
+# of this kind while a damaged header cannot make us allocate without bound.
+IDX_MAX_DATA_BYTES = 2 ** 31
+# data is read in pieces of this size, so a file shorter than its header says
+# costs memory for what it holds, not for what the header promises
+_IDX_CHUNK_BYTES = 2 ** 22
+
+
 def read_idx(path):
     """Read an idx file (gzip-compressed or not) into a numpy array with the header's shape.
 
-    Checks the magic number, the type code, and that the data length equals
-    the product of the dimensions; any mismatch raises D2LError naming the file.
+    Checks the magic number, the type code, that the header promises at most
+    IDX_MAX_DATA_BYTES, and that the data length equals the product of the
+    dimensions; any mismatch raises D2LError naming the file.  Never reads
+    more than one byte past what the header promises, so a small gzip that
+    inflates to gigabytes costs no more memory than a valid file.
     """
     opener = gzip.open if path.endswith('.gz') else open
     try:
         with opener(path, 'rb') as f:
-            raw = f.read()
+            return _read_idx_stream(f, path)
     except (OSError, EOFError, zlib.error) as e:
         raise D2LError('cannot read %s: %s; the file is damaged: delete it and fetch it again'
                        % (path, e)) from None
-    if len(raw) < 4 or raw[:2] != b'\0\0' or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+
+
+def _read_idx_stream(f, path):
+    """Read the idx header, then exactly the data it promises, from the open binary file f."""
+    magic = f.read(4)
+    if len(magic) < 4 or magic[:2] != b'\0\0' or magic[2] not in _IDX_DTYPES or magic[3] == 0:
         raise D2LError('%s is not an idx file (bad magic number %s); fetch the original file again'
-                       % (path, raw[:4].hex()))
-    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+                       % (path, magic.hex()))
+    dtype, ndim = np.dtype(_IDX_DTYPES[magic[2]]), magic[3]
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise D2LError('%s is truncated inside its header; fetch the original file again' % path)
-    dims = struct.unpack('>%dI' % ndim, raw[4:header])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != expected:
+    dims = struct.unpack('>%dI' % ndim, raw_dims)
+    shape = 'x'.join(map(str, dims))
+    # Python ints: numpy's int64 product wraps to 0 for dims such as 2^31 x 2^31 x 4;
+    # numpy also refuses an empty shape whose other dimensions overflow, so bound those too
+    expected = math.prod(dims) * dtype.itemsize
+    if math.prod(max(d, 1) for d in dims) * dtype.itemsize > IDX_MAX_DATA_BYTES:
+        raise D2LError('%s has a header of shape %s of %s, more than the %d bytes of data an '
+                       'idx file may hold; the header is corrupt: fetch the original file again'
+                       % (path, shape, dtype.name, IDX_MAX_DATA_BYTES))
+    data = _read_at_most(f, expected + 1)
+    if len(data) < expected:
         raise D2LError('%s holds %d bytes of data but its header %s needs %d; the file is '
                        'truncated or corrupt: fetch the original file again'
-                       % (path, len(raw) - header, 'x'.join(map(str, dims)), expected))
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder('='))
+                       % (path, len(data), shape, expected))
+    if len(data) > expected:
+        raise D2LError('%s holds more data than the %d bytes its header %s says; the file is '
+                       'corrupt: fetch the original file again' % (path, expected, shape))
+    return np.frombuffer(data, dtype=dtype, count=math.prod(dims)).reshape(dims).astype(
+        dtype.newbyteorder('='))
+
+
+def _read_at_most(f, size):
+    """Return up to size bytes from f, fewer only at the end of the file."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = f.read(min(_IDX_CHUNK_BYTES, size - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def fashion_mnist_places(root=None):
