@@ -243,6 +243,7 @@ def read_fashion_mnist(root=None, download=True):
 
 
 def _check_pair(image_path, images, label_path, labels):
+    """Raise D2LError unless images (N, 28, 28) uint8 and labels (N,) in 0-9 belong together, N >= 1."""
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
         raise D2LError('%s holds %s %s, not 28x28 uint8 images; fetch the original file again'
                        % (image_path, images.dtype, 'x'.join(map(str, images.shape))))
@@ -252,6 +253,10 @@ def _check_pair(image_path, images, label_path, labels):
         raise D2LError('%s has %d images but %s has %d labels; the files do not belong together: '
                        'fetch the original files again'
                        % (image_path, len(images), label_path, len(labels)))
+    if len(images) == 0:
+        # an empty set would train on nothing, and its accuracy would be 0 / 0
+        raise D2LError('%s and %s hold no examples; a training or test set needs at least one: '
+                       'fetch the original files again' % (image_path, label_path))
 
 
 def to_tensor(images):

@@ -1,4 +1,4 @@
-"""The idx reader against hostile files: huge headers, decompression bombs, random bytes.
+"""The data readers against hostile files: idx headers, decompression bombs, empty sets.
 
 read_idx must return exactly the array a file encodes or raise D2LError,
 whatever the bytes; it must never allocate what a header merely promises.
@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from d2l_gluon import D2LError
-from d2l_gluon.data import IDX_MAX_DATA_BYTES, read_idx
+from d2l_gluon.data import IDX_MAX_DATA_BYTES, read_fashion_mnist, read_idx
 
-from .helpers import IDX_CODES, idx_bytes
+from .helpers import IDX_CODES, idx_bytes, write_fashion_mnist
 
 # type code -> numpy dtype, from the idx format's definition, independent of data.py
 IDX_TYPES = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
@@ -216,3 +216,17 @@ def test_read_idx_refuses_every_cut_of_a_small_file_and_of_its_gzip(folder, dtyp
         with open(path, 'wb') as f:
             f.write(packed[:cut])
         assert_project_error(path)
+
+
+# ---- Fashion-MNIST sets with no examples
+
+@pytest.mark.parametrize('split, sizes', [('train', dict(num_train=0)), ('t10k', dict(num_test=0)),
+                                          ('train', dict(num_train=0, num_test=0))])
+def test_read_fashion_mnist_refuses_a_set_with_no_examples(tmp_path, split, sizes):
+    files = write_fashion_mnist(tmp_path, **sizes)
+    with pytest.raises(D2LError) as excinfo:
+        read_fashion_mnist(str(tmp_path))
+    message = str(excinfo.value)
+    assert '\n' not in message, message
+    for word in (files[split + '-images-idx3-ubyte'], 'no examples', 'fetch the original files'):
+        assert word in message, '%r not in %r' % (word, message)
