@@ -8,6 +8,7 @@ import gzip
 import math
 import os
 import struct
+import warnings
 import zlib
 
 import mxnet as mx
@@ -312,19 +313,37 @@ def load_fashion_mnist(batch_size, root=None, loader='fast', num_workers=0, ctx=
     return tuple(iters)
 
 
+# The model sees 28x28 pictures; photos up to this side are resized, larger
+# ones are refused from their header, before their pixels are decoded.
+MAX_IMAGE_SIDE = 4096
+
+
 def read_image(path):
     """Return a PNG (or any image Pillow reads) as a 28x28 float32 array in [0, 1], and notes.
 
     Colour images are converted to grayscale and other sizes resized to
     28x28; each conversion adds a note.  Fashion-MNIST pictures are light
-    objects on a dark background.
+    objects on a dark background.  Images over MAX_IMAGE_SIDE pixels on a
+    side raise D2LError without being decoded.
     """
     from PIL import Image, UnidentifiedImageError
+    fix = 'pass a picture at most %dx%d pixels (the model sees 28x28)' % (MAX_IMAGE_SIDE,
+                                                                          MAX_IMAGE_SIDE)
     try:
-        with Image.open(path) as image:
-            image.load()
+        with warnings.catch_warnings():
+            # Pillow only warns about images over 89 megapixels; refuse them like those over 179
+            warnings.simplefilter('error', Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if max(image.size) > MAX_IMAGE_SIDE:
+                    raise D2LError('%s is %dx%d pixels, too large; %s'
+                                   % ((path,) + image.size + (fix,)))
+                image.load()
     except FileNotFoundError:
         raise D2LError('no image at %s' % path) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Pillow's message: "Image size (N pixels) exceeds limit of M pixels, could be ..."
+        raise D2LError('%s is too large to decode (%s); %s'
+                       % (path, str(e).split(',')[0], fix)) from None
     except (UnidentifiedImageError, OSError) as e:
         raise D2LError('cannot read %s as an image (%s); pass a PNG file' % (path, e)) from None
     notes = []

@@ -1,4 +1,4 @@
-"""The data readers against hostile files: idx headers, decompression bombs, empty sets.
+"""The data readers against hostile files: idx headers, decompression bombs, empty sets, huge pictures.
 
 read_idx must return exactly the array a file encodes or raise D2LError,
 whatever the bytes; it must never allocate what a header merely promises.
@@ -6,9 +6,11 @@ The property tests write every example to one file in a module-wide folder
 (hypothesis runs many examples per test, tmp_path is one per test).
 """
 import gzip
+import io
 import os
 import struct
 import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from d2l_gluon import D2LError
-from d2l_gluon.data import IDX_MAX_DATA_BYTES, read_fashion_mnist, read_idx
+from d2l_gluon.data import (IDX_MAX_DATA_BYTES, MAX_IMAGE_SIDE, read_fashion_mnist, read_idx,
+                            read_image)
 
 from .helpers import IDX_CODES, idx_bytes, write_fashion_mnist
 
@@ -230,3 +233,46 @@ def test_read_fashion_mnist_refuses_a_set_with_no_examples(tmp_path, split, size
     assert '\n' not in message, message
     for word in (files[split + '-images-idx3-ubyte'], 'no examples', 'fetch the original files'):
         assert word in message, '%r not in %r' % (word, message)
+
+
+# ---- read_image: huge pictures are refused from their header
+
+def png_claiming(path, width, height):
+    """Write a 1x1 grayscale PNG whose header claims width x height; return its path as str."""
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new('L', (1, 1)).save(buf, 'PNG')
+    png = bytearray(buf.getvalue())
+    # IHDR comes first: type at 12, width and height at 16, its CRC (of type + data) at 29
+    png[16:24] = struct.pack('>II', width, height)
+    png[29:33] = struct.pack('>I', zlib.crc32(bytes(png[12:29])))
+    path.write_bytes(bytes(png))
+    return str(path)
+
+
+@pytest.mark.parametrize('side', [30000, 10000, 5000],
+                         ids=['pillow-refuses', 'pillow-warns', 'pillow-would-decode'])
+def test_read_image_refuses_a_header_claiming_a_huge_picture(tmp_path, side):
+    path = png_claiming(tmp_path / 'huge.png', side, side)
+    with pytest.raises(D2LError) as excinfo:
+        read_image(path)
+    message = str(excinfo.value)
+    assert '\n' not in message and path in message, message
+    assert 'at most %dx%d pixels' % (MAX_IMAGE_SIDE, MAX_IMAGE_SIDE) in message, message
+    assert 'truncated' not in message, message  # refused from the header, not by decoding
+
+
+def test_read_image_refuses_a_real_picture_one_pixel_too_wide_without_decoding_it(tmp_path,
+                                                                                   monkeypatch):
+    from PIL import Image, ImageFile
+    Image.new('L', (MAX_IMAGE_SIDE + 1, 8), 200).save(str(tmp_path / 'wide.png'))
+    Image.new('L', (MAX_IMAGE_SIDE, 8), 200).save(str(tmp_path / 'widest.png'))
+    pixels, notes = read_image(str(tmp_path / 'widest.png'))
+    assert pixels.shape == (28, 28) and notes == ['resized from 4096x8 to 28x28']
+
+    def decode(self):
+        raise AssertionError('read_image decoded the pixels of a picture it must refuse')
+    monkeypatch.setattr(ImageFile.ImageFile, 'load', decode)
+    with pytest.raises(D2LError) as excinfo:
+        read_image(str(tmp_path / 'wide.png'))
+    assert '4097x8' in str(excinfo.value)
