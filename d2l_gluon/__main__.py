@@ -1,7 +1,9 @@
 """Allow ``python -m d2l_gluon``; what stops it outside the CLI's own handling is one line.
 
-Exit codes: 2 for a broken installation or environment, 130 for Ctrl-C.
+Exit codes: 2 for a broken installation or environment, 130 for Ctrl-C,
+1 when the reader of stdout went away (``d2l-gluon linreg | head -1``).
 """
+import os
 import sys
 
 from . import _startup_error
@@ -28,7 +30,10 @@ def run(argv=None):
         return _error(_startup_error, 2)
     try:
         from .cli import main
-        return main(argv)
+        exit_code = main(argv)
+        # stdout to a pipe is block-buffered: flush here, where a closed pipe can still be handled
+        sys.stdout.flush()
+        return exit_code
     except KeyboardInterrupt:
         return _interrupted()
     except ModuleNotFoundError as e:
@@ -36,6 +41,13 @@ def run(argv=None):
         if package is None:
             raise
         return _error('%s; install it: pip install %s' % (e, package), 2)
+    except BrokenPipeError:
+        # point stdout at devnull so that the interpreter's final flush of what is still
+        # buffered cannot raise the same error again on the way out
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
 
 
 if __name__ == '__main__':

@@ -154,3 +154,21 @@ def test_ctrl_c_that_numpy_turns_into_an_import_error_is_still_an_interruption(t
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert result.returncode in (130, -signal.SIGINT), (result.returncode, result.stderr)
     assert one_line(result.stderr) == 'interrupted'  # not "d2l_gluon needs numpy"
+
+
+# ---- stdout closed by its reader
+
+def test_a_closed_stdout_pipe_ends_the_run_without_a_traceback(tmp_path):
+    # as `d2l-gluon linreg | head -1`: the CLI flushes every epoch line, so the
+    # second one (about 0.1 s later) meets the closed pipe
+    proc = subprocess.Popen([sys.executable, '-m', 'd2l_gluon', 'linreg', '--num-epochs', '20',
+                             '--out', str(tmp_path / 'run')],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                            env=clean_env())
+    first = proc.stdout.readline().decode()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert first.startswith('scratch epoch 1'), first
+    assert 'Traceback' not in stderr and 'BrokenPipeError' not in stderr, stderr
+    assert proc.returncode == 1, (proc.returncode, stderr)
