@@ -2,14 +2,29 @@
 
 Every model exists twice: a scratch version (NDArray + autograd, our own
 model, loss and sgd) and a concise Gluon version.  ``import d2l_gluon``
-checks the two dependencies that most often break first and tunes the
-BLAS library before MXNet loads it.
+checks the two dependencies that most often break first, refuses a
+parameter-server role left in the environment, and tunes the BLAS library
+before MXNet loads it.
 """
 import os
 import random
+import signal
 import sys
 
 __version__ = '0.1.0'
+
+
+DMLC_FIX = ('unset DMLC_ROLE and the other DMLC_* variables; '
+            'd2l-gluon launch sets them for its own processes')
+
+
+def _check_dmlc_role():
+    # importing mxnet with DMLC_ROLE=server or scheduler runs that role and never returns
+    role = os.environ.get('DMLC_ROLE')
+    if role in ('server', 'scheduler'):
+        raise ImportError('d2l_gluon cannot start with DMLC_ROLE=%s in the environment: '
+                          'importing mxnet would make this process a parameter-server %s '
+                          'waiting for workers; %s' % (role, role, DMLC_FIX))
 
 
 def _check_numpy():
@@ -49,14 +64,46 @@ def _tune_openblas():
         os.environ['OPENBLAS_CORETYPE'] = 'Haswell'
 
 
-_check_numpy()
-_tune_openblas()
-try:
-    import mxnet as mx
-except ImportError:
-    raise ImportError('d2l_gluon needs mxnet 1.9.1: run pip install mxnet==1.9.1') from None
+def _started_by_python_m():
+    """Return True while ``python -m d2l_gluon`` imports this package, before its __main__ runs."""
+    # while -m locates its module sys.argv[0] is '-m'; sys.orig_argv (3.10+) names the module
+    if sys.argv[:1] != ['-m']:
+        return False
+    args = getattr(sys, 'orig_argv', [])
+    return '-m' not in args or args[args.index('-m') + 1:][:1] == ['d2l_gluon']
 
-import numpy as np  # noqa: E402
+
+def _note_sigint(signum, frame):
+    _sigints.append(signum)
+    raise KeyboardInterrupt
+
+
+# runpy imports this package before it runs d2l_gluon.__main__ and prints a
+# traceback for anything the import raises; so under ``python -m d2l_gluon``
+# a failed start (or Ctrl-C during the slow ``import mxnet``) is kept in
+# _startup_error for __main__ to report in one line, and is raised otherwise.
+_startup_error, _sigints = None, []
+_as_program = _started_by_python_m()
+if _as_program and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    # a C extension's import (numpy's, through PyCapsule_Import) can turn Ctrl-C into
+    # an ImportError; noting the signal tells an interrupted start from a broken one
+    signal.signal(signal.SIGINT, _note_sigint)
+try:
+    _check_dmlc_role()
+    _check_numpy()
+    _tune_openblas()
+    try:
+        import mxnet as mx
+    except ImportError:
+        raise ImportError('d2l_gluon needs mxnet 1.9.1: run pip install mxnet==1.9.1') from None
+    import numpy as np
+except (ImportError, KeyboardInterrupt) as e:
+    if not _as_program:
+        raise
+    _startup_error = KeyboardInterrupt() if _sigints else e
+finally:
+    if signal.getsignal(signal.SIGINT) is _note_sigint:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from .errors import D2LError, DivergenceError  # noqa: E402,F401
 

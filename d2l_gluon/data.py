@@ -5,8 +5,10 @@ DataLoader(shuffle=True) does, so ``d2l_gluon.seed(n)`` fixes the batch
 order and an in-memory iterator yields the same batches as a DataLoader.
 """
 import gzip
+import math
 import os
 import struct
+import warnings
 import zlib
 
 import mxnet as mx
@@ -86,33 +88,73 @@ def get_fashion_mnist_labels(labels):
     return [TEXT_LABELS[int(i)] for i in labels]
 
 
+# A header may promise at most this many bytes of data.  Fashion-MNIST's
+# largest file (train-images) holds 47 MB; 2 GiB leaves room for any data set
+# of this kind while a damaged header cannot make us allocate without bound.
+IDX_MAX_DATA_BYTES = 2 ** 31
+# data is read in pieces of this size, so a file shorter than its header says
+# costs memory for what it holds, not for what the header promises
+_IDX_CHUNK_BYTES = 2 ** 22
+
+
 def read_idx(path):
     """Read an idx file (gzip-compressed or not) into a numpy array with the header's shape.
 
-    Checks the magic number, the type code, and that the data length equals
-    the product of the dimensions; any mismatch raises D2LError naming the file.
+    Checks the magic number, the type code, that the header promises at most
+    IDX_MAX_DATA_BYTES, and that the data length equals the product of the
+    dimensions; any mismatch raises D2LError naming the file.  Never reads
+    more than one byte past what the header promises, so a small gzip that
+    inflates to gigabytes costs no more memory than a valid file.
     """
     opener = gzip.open if path.endswith('.gz') else open
     try:
         with opener(path, 'rb') as f:
-            raw = f.read()
+            return _read_idx_stream(f, path)
     except (OSError, EOFError, zlib.error) as e:
         raise D2LError('cannot read %s: %s; the file is damaged: delete it and fetch it again'
                        % (path, e)) from None
-    if len(raw) < 4 or raw[:2] != b'\0\0' or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+
+
+def _read_idx_stream(f, path):
+    """Read the idx header, then exactly the data it promises, from the open binary file f."""
+    magic = f.read(4)
+    if len(magic) < 4 or magic[:2] != b'\0\0' or magic[2] not in _IDX_DTYPES or magic[3] == 0:
         raise D2LError('%s is not an idx file (bad magic number %s); fetch the original file again'
-                       % (path, raw[:4].hex()))
-    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+                       % (path, magic.hex()))
+    dtype, ndim = np.dtype(_IDX_DTYPES[magic[2]]), magic[3]
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise D2LError('%s is truncated inside its header; fetch the original file again' % path)
-    dims = struct.unpack('>%dI' % ndim, raw[4:header])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != expected:
+    dims = struct.unpack('>%dI' % ndim, raw_dims)
+    shape = 'x'.join(map(str, dims))
+    # Python ints: numpy's int64 product wraps to 0 for dims such as 2^31 x 2^31 x 4;
+    # numpy also refuses an empty shape whose other dimensions overflow, so bound those too
+    expected = math.prod(dims) * dtype.itemsize
+    if math.prod(max(d, 1) for d in dims) * dtype.itemsize > IDX_MAX_DATA_BYTES:
+        raise D2LError('%s has a header of shape %s of %s, more than the %d bytes of data an '
+                       'idx file may hold; the header is corrupt: fetch the original file again'
+                       % (path, shape, dtype.name, IDX_MAX_DATA_BYTES))
+    data = _read_at_most(f, expected + 1)
+    if len(data) < expected:
         raise D2LError('%s holds %d bytes of data but its header %s needs %d; the file is '
                        'truncated or corrupt: fetch the original file again'
-                       % (path, len(raw) - header, 'x'.join(map(str, dims)), expected))
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder('='))
+                       % (path, len(data), shape, expected))
+    if len(data) > expected:
+        raise D2LError('%s holds more data than the %d bytes its header %s says; the file is '
+                       'corrupt: fetch the original file again' % (path, expected, shape))
+    return np.frombuffer(data, dtype=dtype, count=math.prod(dims)).reshape(dims).astype(
+        dtype.newbyteorder('='))
+
+
+def _read_at_most(f, size):
+    """Return up to size bytes from f, fewer only at the end of the file."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = f.read(min(_IDX_CHUNK_BYTES, size - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def fashion_mnist_places(root=None):
@@ -202,6 +244,7 @@ def read_fashion_mnist(root=None, download=True):
 
 
 def _check_pair(image_path, images, label_path, labels):
+    """Raise D2LError unless images (N, 28, 28) uint8 and labels (N,) in 0-9 belong together, N >= 1."""
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
         raise D2LError('%s holds %s %s, not 28x28 uint8 images; fetch the original file again'
                        % (image_path, images.dtype, 'x'.join(map(str, images.shape))))
@@ -211,6 +254,10 @@ def _check_pair(image_path, images, label_path, labels):
         raise D2LError('%s has %d images but %s has %d labels; the files do not belong together: '
                        'fetch the original files again'
                        % (image_path, len(images), label_path, len(labels)))
+    if len(images) == 0:
+        # an empty set would train on nothing, and its accuracy would be 0 / 0
+        raise D2LError('%s and %s hold no examples; a training or test set needs at least one: '
+                       'fetch the original files again' % (image_path, label_path))
 
 
 def to_tensor(images):
@@ -266,19 +313,37 @@ def load_fashion_mnist(batch_size, root=None, loader='fast', num_workers=0, ctx=
     return tuple(iters)
 
 
+# The model sees 28x28 pictures; photos up to this side are resized, larger
+# ones are refused from their header, before their pixels are decoded.
+MAX_IMAGE_SIDE = 4096
+
+
 def read_image(path):
     """Return a PNG (or any image Pillow reads) as a 28x28 float32 array in [0, 1], and notes.
 
     Colour images are converted to grayscale and other sizes resized to
     28x28; each conversion adds a note.  Fashion-MNIST pictures are light
-    objects on a dark background.
+    objects on a dark background.  Images over MAX_IMAGE_SIDE pixels on a
+    side raise D2LError without being decoded.
     """
     from PIL import Image, UnidentifiedImageError
+    fix = 'pass a picture at most %dx%d pixels (the model sees 28x28)' % (MAX_IMAGE_SIDE,
+                                                                          MAX_IMAGE_SIDE)
     try:
-        with Image.open(path) as image:
-            image.load()
+        with warnings.catch_warnings():
+            # Pillow only warns about images over 89 megapixels; refuse them like those over 179
+            warnings.simplefilter('error', Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if max(image.size) > MAX_IMAGE_SIDE:
+                    raise D2LError('%s is %dx%d pixels, too large; %s'
+                                   % ((path,) + image.size + (fix,)))
+                image.load()
     except FileNotFoundError:
         raise D2LError('no image at %s' % path) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Pillow's message: "Image size (N pixels) exceeds limit of M pixels, could be ..."
+        raise D2LError('%s is too large to decode (%s); %s'
+                       % (path, str(e).split(',')[0], fix)) from None
     except (UnidentifiedImageError, OSError) as e:
         raise D2LError('cannot read %s as an image (%s); pass a PNG file' % (path, e)) from None
     notes = []
