@@ -65,7 +65,10 @@ def _tune_openblas():
 
 
 def _started_by_python_m():
-    """Return True while ``python -m d2l_gluon`` imports this package, before its __main__ runs."""
+    """Return True while ``python -m d2l_gluon`` or the d2l-gluon script imports this package."""
+    # the console script's entry point is __main__.run, which reports a failed start
+    if os.path.basename(sys.argv[0]) == 'd2l-gluon':
+        return True
     # while -m locates its module sys.argv[0] is '-m'; sys.orig_argv (3.10+) names the module
     if sys.argv[:1] != ['-m']:
         return False

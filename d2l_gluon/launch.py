@@ -43,8 +43,10 @@ if os.getppid() != %d:
     os._exit(1)
 """
 SERVER_CODE = 'import mxnet  # runs the role named by DMLC_ROLE until the workers are done\n'
-# the same as python -m d2l_gluon ARGS...
-WORKER_CODE = "import runpy\nrunpy.run_module('d2l_gluon', run_name='__main__', alter_sys=True)\n"
+# the same as python -m d2l_gluon ARGS... (argv[0] '-m' while the package loads, as under -m, so a
+# worker that cannot start reports it in one line)
+WORKER_CODE = ("import runpy, sys\nsys.argv[0] = '-m'\n"
+               "runpy.run_module('d2l_gluon', run_name='__main__', alter_sys=True)\n")
 
 
 class LaunchError(D2LError):
