@@ -35,6 +35,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, '%s: error: %s (see %s --help)\n' % (self.prog, message, self.prog))
 
+    def parse_args(self, args=None, namespace=None):
+        args, extra = self.parse_known_args(args, namespace)
+        if extra:  # the sub-command reports them, so the hint names its --help
+            commands = getattr(self, 'commands', {})
+            commands.get(getattr(args, 'command', None), self).error(
+                'unrecognized arguments: %s' % ' '.join(extra))
+        return args
+
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Show each option's default; an option without one says in its help what happens instead."""
@@ -410,6 +418,7 @@ def build_parser():
     parser = _Parser(prog='d2l-gluon', description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
     sub.required = True
+    parser.commands = sub.choices
     for name in CHAPTERS:
         _add_chapter(sub, name)
     for add in (_add_data, _add_compare, _add_predict, _add_launch, _add_all):
