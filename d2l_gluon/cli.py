@@ -116,10 +116,9 @@ def _add_chapter(sub, name):
                    help='device, e.g. cpu or gpu(0)' + ('; a list for --kvstore' if parallel else ''))
     _add_folder_options(p, 'runs/%s-<timestamp>' % name)
     if parallel:
-        p.add_argument('--kvstore', choices=KVSTORES,
-                       help='how the Gluon version combines gradients: device or local across a '
-                            '--ctx list such as cpu(0),cpu(1), dist_sync or dist_async across the '
-                            'processes of d2l-gluon launch (default: one device, none)')
+        p.add_argument('--kvstore', choices=KVSTORES, help='how the Gluon version combines gradients: '
+                       'device or local across a --ctx list such as cpu(0),cpu(1), dist_sync or '
+                       'dist_async across the processes of launch (default: one device, none)')
 
 
 def chapter_config(args):
@@ -163,9 +162,7 @@ def run_chapter(args, progress=None):
     config, contexts, kvstore = chapter_config(args)
     args.out = args.resume or args.out or default_out_dir(name)
     devices = _devices(args, chapter, config, contexts, kvstore)
-    recorded = dict(config, ctx=[str(c) for c in contexts])
-    if devices:
-        recorded['kvstore'] = kvstore
+    recorded = dict(config, ctx=[str(c) for c in contexts], **({'kvstore': kvstore} if devices else {}))
     progress = progress or runs.Progress()
     # the data first: a missing data set must not leave an empty run folder behind
     data = chapter.load_data(config, contexts[0])

@@ -332,7 +332,8 @@ def test_all_resume_keeps_finished_chapters(tmp_path, capsys, monkeypatch):
 @pytest.mark.slow
 def test_softmax_runs_end_to_end(tmp_path):
     out = tmp_path / 'run'
-    metrics = check_run(run_cli('softmax', '--num-epochs', 1, '--out', out), out, 'softmax')
+    result = run_cli('softmax', '--num-epochs', 1, '--out', out)
+    metrics = check_run(result, out, 'softmax')
     config = metrics['config']
     assert (config['lr'], config['batch_size'], config['loader'], config['seed']) == (0.1, 256, 'fast', 0)
     assert 'test accuracy difference' in result.stdout and 'max_abs_diff' in metrics
