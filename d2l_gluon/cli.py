@@ -8,11 +8,9 @@ diverges, 1 when compare finds the versions differ, 130 on Ctrl-C.
 """
 import argparse
 import os
-import re
 import sys
 import time
 
-import mxnet as mx
 import numpy as np
 from mxnet import nd
 
@@ -26,7 +24,6 @@ CHAPTERS = settings.CHAPTERS
 # rough seconds per epoch of each chapter (both versions, this machine), only for the estimate of
 # the time left while `all` runs; the estimate rescales them by the speed actually seen
 EXPECTED_EPOCH_SECONDS = {'linreg': 0.1, 'softmax': 0.4, 'mlp': 1.2, 'logreg': 0.003}
-MAX_DEVICE_ID = 1023
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,26 +48,11 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def context_list(text):
-    """Parse 'cpu', 'cpu(0)', 'gpu(1)' or a comma-separated list of them into mx.Context objects."""
-    contexts = []
-    for part in text.replace(' ', '').split(','):
-        match = re.fullmatch(r'(cpu|gpu)(?:\((\d{1,9})\))?', part)
-        if not match or int(match.group(2) or 0) > MAX_DEVICE_ID:
-            raise D2LError('%r is not a device: use cpu, cpu(0), gpu(0) (numbers up to %d) or a '
-                           'comma-separated list' % (text, MAX_DEVICE_ID))
-        contexts.append(mx.Context(match.group(1), int(match.group(2) or 0)))
-        if contexts[-1].device_type == 'gpu' and contexts[-1].device_id >= mx.context.num_gpus():
-            raise D2LError('%s: this mxnet sees %d GPUs; use cpu, or install a CUDA build of '
-                           'mxnet 1.9.1 (e.g. mxnet-cu112)' % (contexts[-1], mx.context.num_gpus()))
-    return contexts
-
-
 def _type(kind):
     """Return an argparse type for a config kind, or 'ctx' for a device list."""
     def parse(text):
         try:
-            return context_list(text) if kind == 'ctx' else settings.parse(kind, text)
+            return settings.parse_devices(text) if kind == 'ctx' else settings.parse(kind, text)
         except (ValueError, D2LError) as e:
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse
@@ -111,6 +93,11 @@ def _add_chapter(sub, name):
     p = _command(sub, name, run_chapter, title[0].lower() + title[1:], title)
     for option_name, option in dict(settings.COMMON, **chapter.OPTIONS).items():
         _add_option(p, option_name, option)
+    if hasattr(chapter, 'PRESETS'):
+        p.add_argument('--preset', choices=sorted(chapter.PRESETS), help='start from a configuration '
+                       'of the course notes: %s; options given as well override it' % '; '.join(
+                           '%s: %s' % (k, ', '.join('%s %s' % i for i in v.items()) or "the book's")
+                           for k, v in chapter.PRESETS.items()))
     parallel = getattr(chapter, 'DATA_PARALLEL', False)
     p.add_argument('--ctx', type=_type('ctx'), default='cpu',
                    help='device, e.g. cpu or gpu(0)' + ('; a list for --kvstore' if parallel else ''))
@@ -142,7 +129,7 @@ def chapter_config(args):
         config = settings.make_config(chapter.OPTIONS, **saved)
     except D2LError as e:
         raise D2LError('%s/metrics.json: %s; start a fresh run' % (args.resume, e)) from None
-    return settings.complete(chapter, config), context_list(','.join(ctx)), kvstore
+    return settings.complete(chapter, config), settings.parse_devices(','.join(ctx)), kvstore
 
 
 def _devices(args, chapter, config, contexts, kvstore):
@@ -175,6 +162,8 @@ def run_chapter(args, progress=None):
             if devices and devices.kv is not None and record['epoch'] == 1:
                 print(devices.describe(), flush=True)  # the worker's shard exists once fit began
             progress.tick(name)
+            for batch, moving in record.get('moving_losses', ()):  # straight-dope's own lines
+                print('%-7s Epoch %d, batch %d. Average loss: %f' % (impl, record['epoch'], batch, moving))
             if run.on_epoch(impl, record, version):
                 print('%-7s %s%s' % (impl, runs.format_epoch(record), progress.status()), flush=True)
         result = chapter.fit(config, contexts[0], on_epoch=on_epoch, restore=run.restore, data=data,
@@ -221,31 +210,15 @@ def _add_predict(sub):
     p.add_argument('--ctx', type=_type('ctx'), default='cpu', help='device, e.g. cpu or gpu(0)')
 
 
-def _images(args):
-    """Return (names, images (n, 1, 28, 28) in [0, 1]) of predict's IMAGE files or test images."""
-    from .data import get_fashion_mnist_labels, read_fashion_mnist, read_image, to_tensor
-    if args.from_test:
-        images, labels = read_fashion_mnist(args.data_dir)[2:]
-        if not len(images):
-            raise D2LError('the test set holds no images; fetch the original files again')
-        return (['test image %d (%s)' % (i, label) for i, label in
-                 enumerate(get_fashion_mnist_labels(labels[:args.from_test]))],
-                to_tensor(images[:args.from_test]))
-    pictures = [read_image(path) for path in args.images]
-    return (['%s%s' % (path, ' (%s)' % '; '.join(notes) if notes else '')
-             for path, (_, notes) in zip(args.images, pictures)],
-            np.stack([image for image, _ in pictures])[:, None])
-
-
 def run_predict(args):
-    from .data import TEXT_LABELS
+    from .data import TEXT_LABELS, images_to_classify
     from .softmax_regression import predict
     if bool(args.images) == bool(args.from_test):
         raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
     if len(args.ctx) > 1:
         raise D2LError('predict runs on one device; pass a single --ctx')
     net, description = runs.load_model(args.model, args.ctx[0])
-    names, images = _images(args)
+    names, images = images_to_classify(args.images, args.from_test, args.data_dir)
     probabilities = predict(net, nd.array(images, ctx=args.ctx[0]))
     print('%s model (%s) from %s' % (description['chapter'], description['impl'], description['path']))
     for name, p in zip(names, probabilities):
@@ -278,12 +251,9 @@ def _differ(message):
 
 
 def run_compare(args):
-    from .compare import compare
+    from .compare import compare, compare_config
     chapter = settings.chapter_module(args.chapter)
-    changes = {k: v for k, v in (('num_epochs', args.num_epochs), ('seed', args.seed),
-                                 ('data_dir', args.data_dir)) if v is not None and k in
-               set(chapter.OPTIONS) | set(settings.COMMON)}
-    config = settings.make_config(chapter.OPTIONS, **dict(chapter.COMPARE.get('changes', {}), **changes))
+    config = compare_config(chapter, num_epochs=args.num_epochs, seed=args.seed, data_dir=args.data_dir)
     result = compare(chapter, config, perturb=args.perturb)
     if 'diverged' in result:
         where = result['diverged']
@@ -303,6 +273,47 @@ def run_compare(args):
     if max(result['loss_diff'], result['param_diff']) > tolerance:
         return _differ(' by more than %g' % tolerance)
     print('scratch and Gluon agree within %g' % tolerance)
+    return 0
+
+
+# ---- sweep
+
+def _add_sweep(sub):
+    p = _command(sub, 'sweep', run_sweep, 'train a chapter over lists of option values and seeds',
+                 'Train CHAPTER for every combination of the comma-separated values of its numeric '
+                 'options and every seed, in parallel processes; print each run as it ends, then '
+                 'the final loss and test accuracy of each combination (mean and spread over '
+                 'seeds), runs that diverged marked; write summary.json and sweep.png.',
+                 usage='d2l-gluon sweep CHAPTER --OPTION V1,V2,... [--seeds 0,1,2] [--processes N] '
+                       '[--out DIR] [--overwrite]')
+    p.add_argument('chapter', choices=sorted(CHAPTERS), help='the chapter to sweep')
+    p.add_argument('settings', nargs=argparse.REMAINDER, metavar='--OPTION VALUES',
+                   help="the chapter's options, a comma-separated list for those to sweep (e.g. "
+                        '--lr 0.01,0.1 --num-epochs 3); --seeds 0,1,2 (default 0); --processes N '
+                        '(default: up to 2); --out DIR (default: runs/sweep-CHAPTER-<timestamp>)')
+
+
+def run_sweep(args):
+    from . import sweep
+    chapter = settings.chapter_module(args.chapter)
+    plan = sweep.plan(chapter, args.settings)
+    varied = sorted(plan['values'])
+    configs = sweep.grid(chapter, plan['fixed'], plan['values'], plan['seeds'])
+    out = args.out = plan['out'] or default_out_dir('sweep-' + args.chapter)
+    with runs.FolderLock(prepare_out_dir(out)):
+        if os.path.exists(os.path.join(out, 'summary.json')) and not plan['overwrite']:
+            raise D2LError('%s already holds a sweep; choose a fresh --out or pass --overwrite' % out)
+        clock = sweep.Clock(len(configs))
+        results = sweep.sweep(args.chapter, configs, plan['processes'], lambda i, result, done, total: print(
+            '[%d/%d] %s  [%s]' % (done, total, sweep.describe(result, varied), clock.status(done)),
+            flush=True))
+        rows = sweep.table(results, varied)
+        plot.sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
+        write_json(os.path.join(out, 'summary.json'), {'chapter': args.chapter, 'values': plan['values'],
+                                                       'seeds': plan['seeds'], 'table': rows,
+                                                       'runs': results})
+    print('\n'.join(sweep.format_table(rows)))
+    print('results in %s (summary.json, sweep.png)' % out)
     return 0
 
 
@@ -418,14 +429,19 @@ def build_parser():
     parser.commands = sub.choices
     for name in CHAPTERS:
         _add_chapter(sub, name)
-    for add in (_add_data, _add_compare, _add_predict, _add_launch, _add_all):
+    for add in (_add_data, _add_compare, _add_predict, _add_sweep, _add_launch, _add_all):
         add(sub)
     return parser
 
 
 def main(argv=None):
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, 'preset', None):  # the preset's values become the defaults, and parse again
+        parser.commands[args.command].set_defaults(
+            **settings.chapter_module(args.command).PRESETS[args.preset])
+        args = parser.parse_args(argv)
     try:
         code = args.run(args)
     except D2LError as e:

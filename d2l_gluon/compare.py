@@ -27,6 +27,17 @@ def _cast(data, dtype):
         for name, it in data._asdict().items() if isinstance(it, ArrayLoader)})
 
 
+def compare_config(chapter, **changes):
+    """Return the config compare trains a chapter with: its defaults, its COMPARE changes, changes.
+
+    Changes that are None, or name options the chapter does not have, are left out.
+    """
+    from .config import COMMON, make_config
+    given = {k: v for k, v in changes.items()
+             if v is not None and (k in chapter.OPTIONS or k in COMMON)}
+    return make_config(chapter.OPTIONS, **dict(chapter.COMPARE.get('changes', {}), **given))
+
+
 def compare(chapter, config, ctx=None, perturb=0.0):
     """Train both versions of chapter (a chapter module) from one start; return their differences.
 

@@ -106,6 +106,27 @@ def make_config(options, **changes):
     return config
 
 
+MAX_DEVICE_ID = 1023
+
+
+def parse_devices(text):
+    """Return 'cpu', 'cpu(0)', 'gpu(1)' or a comma-separated list of them as mx.Context objects."""
+    import re
+
+    import mxnet as mx
+    contexts = []
+    for part in text.replace(' ', '').split(','):
+        match = re.fullmatch(r'(cpu|gpu)(?:\((\d{1,9})\))?', part)
+        if not match or int(match.group(2) or 0) > MAX_DEVICE_ID:
+            raise D2LError('%r is not a device: use cpu, cpu(0), gpu(0) (numbers up to %d) or a '
+                           'comma-separated list' % (text, MAX_DEVICE_ID))
+        contexts.append(mx.Context(match.group(1), int(match.group(2) or 0)))
+        if contexts[-1].device_type == 'gpu' and contexts[-1].device_id >= mx.context.num_gpus():
+            raise D2LError('%s: this mxnet sees %d GPUs; use cpu, or install a CUDA build of '
+                           'mxnet 1.9.1 (e.g. mxnet-cu112)' % (contexts[-1], mx.context.num_gpus()))
+    return contexts
+
+
 def step_batch(config):
     """Return train()'s batch_size: the configured one (the book's rule), None for 'actual', 1 for 'none'."""
     return {'batch-size': config['batch_size'], 'actual': None, 'none': 1}[config['step_divisor']]

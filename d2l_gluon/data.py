@@ -360,3 +360,16 @@ def read_image(path):
         notes.append('resized from %dx%d to 28x28' % (pixels.shape[1], pixels.shape[0]))
         pixels = np.asarray(Image.fromarray(pixels, mode='F').resize((28, 28), Image.BILINEAR))
     return np.clip(pixels, 0, 1), notes
+
+
+def images_to_classify(paths=(), from_test=None, root=None):
+    """Return (names, images (n, 1, 28, 28) float32 in [0, 1]) of image files or the first test images."""
+    if from_test:
+        images, labels = read_fashion_mnist(root)[2:]
+        return (['test image %d (%s)' % (i, label) for i, label in
+                 enumerate(get_fashion_mnist_labels(labels[:from_test]))],
+                to_tensor(images[:from_test]))
+    pictures = [read_image(path) for path in paths]
+    return (['%s%s' % (path, ' (%s)' % '; '.join(notes) if notes else '')
+             for path, (_, notes) in zip(paths, pictures)],
+            np.stack([image for image, _ in pictures])[:, None])

@@ -123,3 +123,72 @@ class Clock:
         elapsed = time.perf_counter() - self.start
         left = elapsed / finished * (self.total - finished) if finished else float('nan')
         return '%.0f s elapsed, about %.0f s left' % (elapsed, left)
+
+
+def plan(chapter, tokens):
+    """Return a sweep's settings from its command-line tokens ['--lr', '0.01,0.1', '--seeds', '0,1', ...].
+
+    Returns {'values': {option: [v, ...]}, 'fixed': {option: v}, 'seeds',
+    'processes', 'out', 'overwrite'}; an option given one value is fixed.
+    """
+    from .config import COMMON, parse
+    options = dict(COMMON, **chapter.OPTIONS)
+    result = {'values': {}, 'fixed': {}, 'seeds': [0], 'out': None, 'overwrite': False,
+              'processes': max(1, min(2, multiprocessing.cpu_count()))}
+    tokens = list(tokens)
+    while tokens:
+        flag = tokens.pop(0)
+        name = flag[2:].replace('-', '_') if flag.startswith('--') else None
+        if name == 'overwrite':
+            result['overwrite'] = True
+            continue
+        if name is None or not tokens or (name not in options and name not in result):
+            raise D2LError('%r: give --OPTION VALUES pairs, e.g. --lr 0.01,0.1 --seeds 0,1; the '
+                           'options are %s' % (flag, ', '.join(sorted(options))))
+        text = tokens.pop(0)
+        try:
+            if name in ('seeds', 'processes'):
+                kind = 'seed' if name == 'seeds' else 'count'
+                values = [parse(kind, part) for part in text.split(',')]
+                result[name] = values if name == 'seeds' else values[0]
+            elif name == 'out':
+                result['out'] = text
+            elif options[name].kind in SCALAR_KINDS and ',' in text:
+                result['values'][name] = [parse(options[name].kind, part) for part in text.split(',')]
+            else:
+                result['fixed'][name] = parse(options[name].kind, text)
+        except ValueError as e:
+            raise D2LError('--%s: %s' % (name.replace('_', '-'), e)) from None
+    if not result['values']:
+        raise D2LError('name the values to sweep, e.g. --lr 0.01,0.03,0.1 (one of %s)'
+                       % ', '.join(sweepable(chapter)))
+    return result
+
+
+def describe(result, varied):
+    """Return one line on a finished run: its values, seed and each version's final numbers."""
+    parts = ['%s=%g' % (name, result['config'][name]) for name in varied]
+    parts.append('seed %d:' % result['config']['seed'])
+    for impl in result['runs']:
+        if impl in result['diverged']:
+            parts.append('%s diverged in epoch %d' % (impl, result['diverged'][impl]['epoch']))
+        else:
+            last = result['runs'][impl][-1]
+            parts.append('%s loss %.4g%s' % (impl, last['loss'], ', test acc %.3f' % last['test_acc']
+                                             if 'test_acc' in last else ''))
+    return ' '.join(parts)
+
+
+def format_table(rows):
+    """Return the sweep's table as lines: values, version, final loss and test accuracy (mean ± std)."""
+    def cell(row, metric, fmt):
+        if metric not in row:
+            return 'diverged' if row['diverged'] == row['runs'] else '-'
+        return (fmt + ' ± ' + fmt) % (row[metric]['mean'], row[metric]['std'])
+    lines = ['%-24s %-8s %-22s %-18s %s' % ('values', 'impl', 'final loss', 'test acc', 'diverged')]
+    for row in rows:
+        values = ' '.join('%s=%g' % item for item in row['values'].items())
+        lines.append('%-24s %-8s %-22s %-18s %d/%d' % (
+            values, row['impl'], cell(row, 'loss', '%.4g'), cell(row, 'test_acc', '%.3f'),
+            row['diverged'], row['runs']))
+    return lines

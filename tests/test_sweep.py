@@ -55,3 +55,39 @@ def test_parallel_workers_give_the_numbers_of_one_process():
 def _without_timings(runs):
     return {impl: [{k: v for k, v in e.items() if 'seconds' not in k} for e in epochs]
             for impl, epochs in runs.items()}
+
+
+def test_the_sweep_command_prints_a_table_and_writes_summary_and_figure(tmp_path):
+    import json
+
+    from .helpers import assert_png, run_cli
+    out = tmp_path / 'sweep'
+    result = run_cli('sweep', 'linreg', '--lr', '0.03,3', '--num-epochs', 2, '--seeds', '0,1',
+                     '--processes', 1, '--out', out)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith('[') and 'elapsed' in line for line in lines) == 4
+    assert any(line.startswith('lr=3 ') and 'diverged' in line and '2/2' in line for line in lines)
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['values'] == {'lr': [0.03, 3.0]} and summary['seeds'] == [0, 1]
+    assert [(row['values']['lr'], row['impl'], row['diverged']) for row in summary['table']] == [
+        (0.03, 'scratch', 0), (0.03, 'gluon', 0), (3.0, 'scratch', 2), (3.0, 'gluon', 2)]
+    assert_png(out / 'sweep.png')
+    again = run_cli('sweep', 'linreg', '--lr', '0.03,0.1', '--out', out)
+    assert again.returncode == 2 and 'already holds a sweep' in again.stderr
+
+
+@pytest.mark.parametrize('tokens, message', [
+    ([], 'name the values to sweep'),
+    (['--lr'], "--lr: '--out' is not a positive"),
+    (['--lrr', '0.1,0.2'], 'give --OPTION VALUES pairs'),
+    (['--lr', '0.1,-1'], '--lr'),
+    (['--true-w', '1,2'], 'name the values to sweep'),
+    (['--lr', '0.1,0.2', '--seeds', '0,-1'], '--seeds'),
+])
+def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
+    from .helpers import one_line, run_cli
+    result = run_cli('sweep', 'linreg', *tokens, '--out', tmp_path / 'sweep')
+    assert result.returncode == 2
+    assert message in one_line(result.stderr)
+    assert not (tmp_path / 'sweep').exists()
