@@ -201,3 +201,96 @@ FIGURES = {'linreg': linreg_figures, 'softmax': softmax_figures, 'mlp': mlp_figu
 def chapter_figures(chapter, config, result, folder):
     """Save the figures of a chapter's fit() result into folder."""
     FIGURES[chapter](config, result, folder)
+
+
+# ---- walk-through figures
+
+def learning_rate_curves(tries, path, xlabel='epoch', ylabel='loss on the training set',
+                         title='learning rates (x: diverged)'):
+    """Save one figure of loss curves, one per learning rate, with the diverging ones marked.
+
+    tries maps a label (e.g. 'lr 0.3') -> (epochs, losses, diverged); diverged is None for
+    a run that finished, or the epoch in which training stopped.  A diverged curve is drawn
+    dashed up to its last finished epoch and ends in a red cross at the top of the axes,
+    placed at the epoch that diverged.  Losses span orders of magnitude: the y axis is log.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    finite = [v for epochs, losses, _ in tries.values() for v in losses if np.isfinite(v) and v > 0]
+    top = max(finite) * 3 if finite else 1.0
+    for label, (epochs, losses, diverged) in tries.items():
+        if diverged is None:
+            ax.plot(epochs, losses, marker='o' if len(epochs) <= 30 else None, ms=3, label=label)
+            continue
+        line, = ax.plot(epochs, losses, '--', marker='o' if len(epochs) <= 30 else None, ms=3,
+                        label='%s: diverged in epoch %d' % (label, diverged))
+        ax.plot([diverged], [top], 'x', color='red', ms=10, mew=2, clip_on=False)
+        if len(epochs):
+            ax.plot([epochs[-1], diverged], [losses[-1], top], ':', color=line.get_color())
+    ax.set_yscale('log')
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, path)
+
+
+# ---- model selection and weight decay: training and test loss of several cases
+
+def case_loss_curves(runs, cases, path, keys=(('loss', 'train'), ('test_loss', 'test'))):
+    """Save one log-scale panel of loss per case; runs are named '<case> <impl>'."""
+    fig, axes = plt.subplots(1, len(cases), figsize=(4.5 * len(cases), 3.5), squeeze=False)
+    for ax, case in zip(axes[0], cases):
+        for name, run in runs.items():
+            group, impl = name.split(' ', 1)
+            if group != case:
+                continue
+            epochs = [e['epoch'] for e in run['epochs']]
+            for key, label in keys:
+                # gluon dashed over scratch: the two lie on top of each other when they agree
+                ax.semilogy(epochs, [e[key] for e in run['epochs']],
+                            '-' if impl == 'scratch' else '--', label='%s %s' % (impl, label))
+        ax.set(xlabel='epoch', ylabel='loss', title=case)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    save(fig, path)
+
+
+def polyfit_figures(config, result, folder):
+    """Save loss.png: training and test loss of each case (normal, underfit, overfit), log scale."""
+    case_loss_curves(result['metrics']['runs'], list(result['data'].cases),
+                     os.path.join(folder, 'loss.png'))
+
+
+FIGURES['polyfit'] = polyfit_figures
+
+
+# ---- sweeps
+
+def sweep_curves(results, varied, path):
+    """Save one log-scale panel of loss curves per combination of values: a curve per seed and version.
+
+    A run that diverged is drawn dashed up to its last finished epoch, with a
+    red cross at the top of its panel.
+    """
+    panels = {}
+    for result in results:
+        key = ' '.join('%s=%g' % (name, result['config'][name]) for name in varied)
+        panels.setdefault(key, []).append(result)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.5), squeeze=False,
+                             sharey=True)
+    for ax, (key, group) in zip(axes[0], panels.items()):
+        for result in group:
+            for impl, epochs in result['runs'].items():
+                diverged = result['diverged'].get(impl)
+                label = '%s seed %d%s' % (impl, result['config']['seed'],
+                                          ' diverged in epoch %d' % diverged['epoch'] if diverged else '')
+                ax.plot([e['epoch'] for e in epochs], [e['loss'] for e in epochs],
+                        '--' if diverged else '-', marker='o', ms=3, label=label)
+                if diverged:
+                    ax.plot([diverged['epoch']], [1], 'x', color='red', ms=10, mew=2,
+                            transform=ax.get_xaxis_transform(), clip_on=False)
+        ax.set_yscale('log')
+        ax.set(xlabel='epoch', title=key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel('loss on the training set')
+    save(fig, path)
