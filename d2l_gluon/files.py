@@ -1,4 +1,5 @@
 """Output folders and atomic file writes: a file is complete or absent, never half-written."""
+import errno
 import json
 import os
 import tempfile
@@ -31,18 +32,56 @@ def prepare_out_dir(path):
 
 
 def atomic_write(path, write):
-    """Call write(temporary_path), then rename the finished file to path."""
+    """Call write(temporary_path), then rename the finished file to path.
+
+    A write the file system refuses (a full disk, a read-only folder) raises
+    D2LError naming the file, the reason and the fix; the temporary file is
+    removed whatever happens.
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
+        os.close(fd)
         os.chmod(tmp, 0o666 & ~_UMASK)
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        refused = write_error(e, path)
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
-        raise
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def write_error(error, path):
+    """Return a D2LError when error is the file system refusing to write path, else None.
+
+    A full disk, a quota or a read-only folder is the user's to fix; the
+    message names the file, the reason and the fix.
+    """
+    if isinstance(error, OSError):
+        reason = error.strerror or str(error)
+    elif isinstance(error, Exception) and ('FileStream.Write incomplete' in str(error)
+                                           or _full(os.path.dirname(os.path.abspath(path)))):
+        # mxnet's nd.save and export report a full disk only as a short fwrite
+        reason = os.strerror(errno.ENOSPC)
+    else:
+        return None
+    if isinstance(error, OSError) and error.errno not in (errno.ENOSPC, errno.EDQUOT) \
+            and reason != os.strerror(errno.ENOSPC):
+        fix = 'check that the folder is writable or choose another --out'
+    else:
+        fix = 'free some space on that disk or choose another --out'
+    return D2LError('cannot write %s (%s); %s' % (path, reason, fix))
+
+
+def _full(folder):
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def write_json(path, obj):

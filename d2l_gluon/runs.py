@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .errors import D2LError, DivergenceError
-from .files import prepare_out_dir, write_json
+from .files import prepare_out_dir, write_error, write_json
 from .params import export_gluon, load_version, save_version
 
 MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
@@ -70,12 +70,15 @@ class Run:
         return os.path.join(self.folder, name)
 
     def __enter__(self):
-        if not self.resume and not self.overwrite and _holds_a_run(self.folder):
-            raise D2LError('%s already holds a run; continue it with --resume %s, choose a fresh '
-                           '--out, or pass --overwrite to replace it' % (self.folder, self.folder))
         prepare_out_dir(self.folder)
         self._lock = FolderLock(self.folder).__enter__()
         try:
+            # checked under the lock: a run still writing the folder is "another process", and
+            # one that finishes meanwhile cannot be overwritten unasked
+            if not self.resume and not self.overwrite and _holds_a_run(self.folder):
+                raise D2LError('%s already holds a run; continue it with --resume %s, choose a '
+                               'fresh --out, or pass --overwrite to replace it'
+                               % (self.folder, self.folder))
             self._clean()
             if self.resume:
                 self._read_earlier()
@@ -161,7 +164,14 @@ class Run:
         if self.checkpoints:
             save_version(self.path(MODEL_FILES[impl]), version)
             if impl == 'gluon':
-                export_gluon(self.path('gluon'), version.net)
+                try:
+                    _run_once(version.net)
+                    export_gluon(self.path('gluon'), version.net)
+                except Exception as e:  # net.export writes outside atomic_write
+                    refused = write_error(e, self.path('gluon-0000.params'))
+                    if refused is None:
+                        raise
+                    raise refused from None
         run['finished'] = True
         self.write()
         self._remove_checkpoint(impl)
@@ -190,9 +200,8 @@ class Run:
         in between resumes from the previous epoch; numpy's random state fixes
         the batch order of the epochs to come.
         """
-        from .files import atomic_write
         state_path, params_path = self._checkpoint_paths(impl, epoch)
-        atomic_write(params_path, lambda tmp: save_version(tmp, version))
+        save_version(params_path, version)  # itself atomic
         kind, keys, pos, has_gauss, cached = np.random.get_state()
         write_json(state_path, {'identity': self.identity, 'epoch': epoch,
                                 'params': os.path.basename(params_path),
@@ -313,6 +322,17 @@ def load_model(path, ctx=None):
     params_path = os.path.join(folder, MODEL_FILES[impl])
     load_version(params_path, version, ctx)
     return version.net, dict(description, impl=impl, path=params_path)
+
+
+def _run_once(net):
+    """Run net forward on one zero example: export needs the graph of a forward pass.
+
+    A resumed run whose Gluon version had already done every epoch never
+    runs the net in this process; the parameters are unchanged.
+    """
+    from mxnet import nd
+    weight = next(iter(net.collect_params().values())).data()
+    net(nd.zeros((1, weight.shape[1]), ctx=weight.context, dtype=weight.dtype))
 
 
 def _ctx(version):
