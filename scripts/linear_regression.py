@@ -1,8 +1,214 @@
-#!/usr/bin/env python
-"""Linear regression, scratch and Gluon: the same as ``d2l-gluon linreg``."""
+# %% [markdown]
+# # Linear regression (book 3.2 and 3.3), with the course notes' configurations
+#
+# Each cell calls `d2l_gluon`; where the code matters, a cell prints the library function's own
+# source, so what you read is what runs.  Notes: 000 (scratch, 10,000 examples), 002 (the normal
+# equation, full-batch gradient descent, learning-rate tries), 004 (straight-dope, then Gluon).
+# Run headless with `python scripts/linear_regression.py [--quick] [--out DIR]`.
+
+# %%
+import argparse
+import inspect
+import os
 import sys
 
-from d2l_gluon.cli import main
+import numpy as np
+from mxnet import nd
 
-if __name__ == '__main__':
-    sys.exit(main(['linreg'] + sys.argv[1:]))
+import d2l_gluon
+from d2l_gluon import data as d2l_data
+from d2l_gluon import linear_regression, plot, train
+from d2l_gluon.config import make_config
+from d2l_gluon.errors import D2LError
+from d2l_gluon.files import default_out_dir, prepare_out_dir
+from d2l_gluon.runs import format_epoch
+
+
+def walkthrough_args(name):
+    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; a notebook takes the defaults."""
+    parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
+    parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
+    parser.add_argument('--out', help='folder for the figures (default: runs/%s-<timestamp>)' % name)
+    args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
+    try:
+        out = prepare_out_dir(args.out or default_out_dir(name))
+    except D2LError as e:
+        sys.exit('error: %s' % e)
+    return args.quick or os.environ.get('D2L_QUICK') == '1', out
+
+
+def show_source(*functions):
+    """Print each library function's source: the code this walk-through runs."""
+    for function in functions:
+        print(inspect.getsource(function))
+
+
+def show_figure(path):
+    """Report a saved figure, and display it when running as a notebook."""
+    print('saved', path)
+    if 'ipykernel' in sys.modules:
+        from IPython.display import Image, display
+        display(Image(filename=path))
+
+
+def print_epoch(impl, record, version):
+    print(format_epoch(record))
+
+
+QUICK, OUT = walkthrough_args('linear_regression')
+print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
+
+# %% [markdown]
+# ## 3.2.1 Generating the data set
+# The book's configuration: 1000 examples, w = [2, -3.4], b = 4.2, label noise N(0, 0.01²),
+# batch 10, lr 0.03, 3 epochs.  `load_data` seeds the generator, so every run draws the same set.
+
+# %%
+config = make_config(linear_regression.OPTIONS, **linear_regression.PRESETS['book'])
+print({name: config[name] for name in ('num_examples', 'true_w', 'true_b', 'noise', 'batch_size',
+                                       'lr', 'num_epochs')})
+show_source(d2l_data.synthetic_data)
+data = linear_regression.load_data(config)
+features, labels = data.features, data.labels
+print('features[0]:', features[0].asnumpy(), 'labels[0]:', labels[0].asscalar())
+path = os.path.join(OUT, 'data.png')
+plot.scatter(features[:, 1].asnumpy(), labels.asnumpy(), path, 'feature 1', 'label',
+             'synthetic data')
+show_figure(path)
+
+# %% [markdown]
+# ## 3.2.2 Reading the data
+# `data_iter` yields random minibatches of `batch_size` examples; here is the first one.
+
+# %%
+show_source(d2l_data.data_iter)
+for X, y in d2l_data.data_iter(config['batch_size'], features, labels):
+    print('X', X.shape, 'y', y.shape)
+    print(X.asnumpy(), y.asnumpy())
+    break
+
+# %% [markdown]
+# ## 3.2.3-3.2.6 Parameters, model, loss and optimisation algorithm
+# w ~ N(0, 0.01²), b = 0; the model X w + b; the squared loss (y_hat - y)² / 2; minibatch SGD.
+
+# %%
+show_source(linear_regression.init_params, linear_regression.linreg,
+            linear_regression.squared_loss, train.sgd)
+w, b = linear_regression.init_params(config['num_inputs'])
+print('w', w.asnumpy().ravel(), 'b', b.asnumpy())
+
+# %% [markdown]
+# ## 3.2.7 Training
+# One epoch is `train_epoch`: forward, per-example losses, backward, one `sgd` step per batch.
+# After each epoch we print the mean loss on the whole training set.
+
+# %%
+show_source(train.train_epoch, linear_regression.scratch_setup)
+scratch = linear_regression.fit(dict(config, impl='scratch'), on_epoch=print_epoch)
+w, b = linear_regression.fitted_params(scratch['trained']['scratch'][0])
+print('error in estimating w', np.array(config['true_w']) - w.ravel())
+print('error in estimating b', config['true_b'] - b)
+
+# %% [markdown]
+# ## 3.3 Concise implementation (Gluon)
+# `nn.Dense(1)` initialised with `init.Normal(sigma=0.01)`, `gluon.loss.L2Loss()` and a
+# `gluon.Trainer` with 'sgd', trained by the same loop; then the learned against the true parameters.
+
+# %%
+show_source(linear_regression.gluon_net, linear_regression.gluon_setup)
+concise = linear_regression.fit(dict(config, impl='gluon'), on_epoch=print_epoch)
+dense = concise['trained']['gluon'][0].net[0]
+print('true w', config['true_w'], 'learned', dense.weight.data().asnumpy().ravel())
+print('true b', config['true_b'], 'learned', dense.bias.data().asnumpy())
+runs = dict(scratch['metrics']['runs'], **concise['metrics']['runs'])
+print('\n'.join(linear_regression.summary(config, dict(scratch['metrics'], runs=runs))))
+path = os.path.join(OUT, 'loss.png')
+plot.run_curves(runs, path, [('loss on the training set', ('loss',))])
+show_figure(path)
+
+# %% [markdown]
+# ## Note 000: 10,000 examples, w = [2, -3.5], b = 3.7, lr 0.01, 5 epochs
+# The note's configuration is `PRESETS['note-000']`; quick mode trains 2 of its 5 epochs.
+
+# %%
+note_000 = make_config(linear_regression.OPTIONS, impl='scratch',
+                       **dict(linear_regression.PRESETS['note-000'],
+                              **({'num_epochs': 2} if QUICK else {})))
+print('note-000:', linear_regression.PRESETS['note-000'], '- epochs run:', note_000['num_epochs'])
+result = linear_regression.fit(note_000, on_epoch=print_epoch)
+print('\n'.join(linear_regression.summary(note_000, result['metrics'])))
+
+# %% [markdown]
+# ## Note 004: straight-dope's loop (book 3.2 as first published)
+# Weights start from N(0, 1), the loss is (y_hat - y)² without the ½, and SGD steps on the summed
+# gradient (lr 0.001, not divided by the batch).  Every 100 batches the note prints the moving
+# average of the batch loss (0.99 old + 0.01 new); its own line prints the total `epochs`, 5, where
+# we print the current epoch.
+
+# %%
+show_source(linear_regression.full_squared_loss)
+dope = make_config(linear_regression.OPTIONS, impl='scratch',
+                   **linear_regression.PRESETS['straight-dope'])
+print('straight-dope:', linear_regression.PRESETS['straight-dope'])
+
+
+def print_moving(impl, record, version):
+    for batch, moving_loss in record['moving_losses']:
+        print('Epoch %d, batch %d. Average loss: %f' % (record['epoch'], batch, moving_loss))
+
+
+result = linear_regression.fit(dope, on_epoch=print_moving)
+print('\n'.join(linear_regression.summary(dope, result['metrics'])))
+print('the note printed: w [1.9995, -3.3997], b 4.1995')
+
+# %% [markdown]
+# The note's second half is the Gluon version with the book's settings (lr 0.03, 3 epochs):
+# section 3.3 above.
+#
+# ## Note 002: the normal equation
+# Least squares has a closed form, θ = (XᵀX)⁻¹Xᵀy with a column of ones for b;
+# `closed_form` solves it with `lstsq` rather than forming the inverse.
+
+# %%
+show_source(linear_regression.closed_form)
+w, b = linear_regression.closed_form(features, labels)
+print('book data: normal equation w', w.ravel(), 'b', b, '(true', config['true_w'], config['true_b'], ')')
+note_002 = make_config(linear_regression.OPTIONS, impl='scratch', true_w=[-1.0, 1.0], true_b=2.0,
+                       noise=0.1, full_batch=True, lr=0.01, num_epochs=3)
+data_002 = linear_regression.load_data(note_002)
+w, b = linear_regression.closed_form(data_002.features, data_002.labels)
+print("note 002's data (w = [-1, 1], b = 2, noise 0.1): normal equation w", w.ravel(), 'b', b)
+
+# %% [markdown]
+# ## Note 002: full-batch gradient descent
+# One step per epoch on the mean loss over all 1000 examples (`full_batch=True`), lr 0.01,
+# 3 epochs, as in the note: three small steps leave the parameters far from the truth.
+
+# %%
+result = linear_regression.fit(note_002, data=data_002, on_epoch=print_epoch)
+w, b = linear_regression.fitted_params(result['trained']['scratch'][0])
+print('error in w', np.array(note_002['true_w']) - w.ravel(), 'error in b', note_002['true_b'] - b)
+
+# %% [markdown]
+# ## Note 002: trying learning rates
+# The note suggests 0.01, 0.03, 0.1, 0.3 and 1.  Full-batch gradient descent on this loss
+# converges for lr < 2 (the Hessian is close to the identity), so we add lr 3, beyond the note's
+# tries, to show what divergence looks like.  A run that diverges raises `DivergenceError`,
+# whose `.history` holds the epochs before.
+
+# %%
+tries = {}
+for lr in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0):
+    label = 'lr %g' % lr + ('' if lr <= 1 else ' (beyond the note)')
+    try:
+        history = linear_regression.fit(dict(note_002, lr=lr, num_epochs=20), data=data_002)[
+            'metrics']['runs']['scratch']['epochs']
+        diverged = None
+        print('%-26s loss after 20 epochs %.6f' % (label, history[-1]['loss']))
+    except d2l_gluon.DivergenceError as e:
+        history, diverged = e.history, e.epoch
+        print('%-26s diverged in epoch %d, batch %d' % (label, e.epoch, e.batch))
+    tries[label] = ([r['epoch'] for r in history], [r['loss'] for r in history], diverged)
+path = os.path.join(OUT, 'learning_rates.png')
+plot.learning_rate_curves(tries, path)
+show_figure(path)
