@@ -1,0 +1,111 @@
+# %% [markdown]
+# # The Fashion-MNIST data set (book 3.5)
+#
+# The image classification set of the softmax-regression and MLP chapters (note 001):
+# 60,000 training and 10,000 test images of 28x28 gray pixels in ten classes.  Each cell calls
+# `d2l_gluon`; where the code matters, it prints the library function's own source.
+# Run headless with `python scripts/fashion_mnist.py [--quick] [--out DIR]`.
+
+# %%
+import argparse
+import inspect
+import os
+import sys
+import time
+
+from d2l_gluon import data as d2l_data
+from d2l_gluon import plot
+from d2l_gluon.errors import D2LError
+from d2l_gluon.files import default_out_dir, prepare_out_dir
+
+
+def walkthrough_args(name):
+    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; a notebook takes the defaults."""
+    parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
+    parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
+    parser.add_argument('--out', help='folder for the figures (default: runs/%s-<timestamp>)' % name)
+    args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
+    try:
+        out = prepare_out_dir(args.out or default_out_dir(name))
+    except D2LError as e:
+        sys.exit('error: %s' % e)
+    return args.quick or os.environ.get('D2L_QUICK') == '1', out
+
+
+def show_source(*functions):
+    """Print each library function's source: the code this walk-through runs."""
+    for function in functions:
+        print(inspect.getsource(function))
+
+
+def show_figure(path):
+    """Report a saved figure, and display it when running as a notebook."""
+    print('saved', path)
+    if 'ipykernel' in sys.modules:
+        from IPython.display import Image, display
+        display(Image(filename=path))
+
+
+QUICK, OUT = walkthrough_args('fashion_mnist')
+print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
+
+# %% [markdown]
+# ## 3.5.1 Getting the data set
+# `read_fashion_mnist` finds the four idx files (here or in the gluon cache, else it downloads
+# them) and returns numpy arrays; the first training example is a 28x28 uint8 image and its label.
+
+# %%
+try:
+    train_images, train_labels, test_images, test_labels = d2l_data.read_fashion_mnist()
+except D2LError as e:
+    sys.exit('error: %s' % e)
+print('training examples', len(train_images), 'test examples', len(test_images))
+feature, label = train_images[0], train_labels[0]
+print('feature', feature.shape, feature.dtype, '- label', label, type(label).__name__,
+      '(%s)' % d2l_data.get_fashion_mnist_labels([label])[0])
+
+# %% [markdown]
+# The ten classes by name, and the first nine training images with their labels.
+
+# %%
+show_source(d2l_data.get_fashion_mnist_labels)
+print(d2l_data.TEXT_LABELS)
+path = os.path.join(OUT, 'fashion_mnist.png')
+plot.image_grid(train_images[:9], d2l_data.get_fashion_mnist_labels(train_labels[:9]), path,
+                ncols=9)
+show_figure(path)
+
+# %% [markdown]
+# ## 3.5.2 Reading a minibatch
+# `load_fashion_mnist` returns iterators over batches of X (batch, 1, 28, 28) in [0, 1] and
+# y (batch,); the first training batch, then the time one pass over the training set takes.
+
+# %%
+show_source(d2l_data.to_tensor)
+batch_size = 256
+train_iter, test_iter = d2l_data.load_fashion_mnist(batch_size)
+for X, y in train_iter:
+    print('X', X.shape, X.dtype.__name__, 'in [%g, %g]' % (X.min().asscalar(), X.max().asscalar()),
+          '- y', y.shape, y.dtype.__name__)
+    break
+
+
+def time_one_epoch(loader):
+    start = time.perf_counter()
+    for X, y in loader:
+        X.wait_to_read()
+    return time.perf_counter() - start
+
+
+print('fast loader (one NDArray in memory): %.2f sec per pass' % time_one_epoch(train_iter))
+
+# %% [markdown]
+# The book's pipeline: a Dataset, `transform_first(ToTensor())` and gluon's DataLoader
+# (`loader='book'`).  It yields the same batches, more slowly; quick mode skips the timing.
+
+# %%
+if QUICK:
+    print('quick mode: the book loader is not timed')
+else:
+    book_train_iter, _ = d2l_data.load_fashion_mnist(batch_size, loader='book')
+    print('book loader (DataLoader + ToTensor): %.2f sec per pass' % time_one_epoch(book_train_iter))
