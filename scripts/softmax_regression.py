@@ -1,8 +1,173 @@
-#!/usr/bin/env python
-"""softmax regression, scratch and Gluon: the same as ``d2l-gluon softmax``."""
+# %% [markdown]
+# # Softmax regression on Fashion-MNIST (book 3.6 and 3.7, note 001)
+#
+# Each cell calls `d2l_gluon`; where the code matters, it prints the library function's own
+# source, so what you read is what runs.  The book trains 5 epochs with batch 256 and lr 0.1;
+# `--quick` trains 1 epoch on the first 6,000 training and 2,000 test images.
+# Run headless with `python scripts/softmax_regression.py [--quick] [--out DIR]`.
+
+# %%
+import argparse
+import inspect
+import os
 import sys
 
-from d2l_gluon.cli import main
+from mxnet import nd
 
-if __name__ == '__main__':
-    sys.exit(main(['softmax'] + sys.argv[1:]))
+import d2l_gluon
+from d2l_gluon import plot, softmax_regression, train
+from d2l_gluon.config import make_config
+from d2l_gluon.data import ArrayLoader, get_fashion_mnist_labels
+from d2l_gluon.errors import D2LError
+from d2l_gluon.files import default_out_dir, prepare_out_dir
+from d2l_gluon.runs import format_epoch
+
+
+def walkthrough_args(name):
+    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; a notebook takes the defaults."""
+    parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
+    parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
+    parser.add_argument('--out', help='folder for the figures (default: runs/%s-<timestamp>)' % name)
+    args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
+    try:
+        out = prepare_out_dir(args.out or default_out_dir(name))
+    except D2LError as e:
+        sys.exit('error: %s' % e)
+    return args.quick or os.environ.get('D2L_QUICK') == '1', out
+
+
+def show_source(*functions):
+    """Print each library function's source: the code this walk-through runs."""
+    for function in functions:
+        print(inspect.getsource(function))
+
+
+def show_figure(path):
+    """Report a saved figure, and display it when running as a notebook."""
+    print('saved', path)
+    if 'ipykernel' in sys.modules:
+        from IPython.display import Image, display
+        display(Image(filename=path))
+
+
+def print_epoch(impl, record, version):
+    print(format_epoch(record))
+
+
+def subset(loader, n):
+    """Return an ArrayLoader over the first n examples of an in-memory loader."""
+    return ArrayLoader(loader.features[:n], loader.labels[:n], loader.batch_size, loader.shuffle)
+
+
+QUICK, OUT = walkthrough_args('softmax_regression')
+print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
+
+# %% [markdown]
+# ## 3.6.1 Reading the data and initialising the parameters
+# Minibatches of 256 images (scripts/fashion_mnist.py walks through the data set itself);
+# W (784, 10) ~ N(0, 0.01²) and b (10,) = 0.
+
+# %%
+config = make_config(softmax_regression.OPTIONS, **({'num_epochs': 1} if QUICK else {}))
+print({name: config[name] for name in ('batch_size', 'lr', 'num_epochs')})
+try:
+    data = softmax_regression.load_data(config)
+except D2LError as e:
+    sys.exit('error: %s' % e)
+if QUICK:
+    data = softmax_regression.Data(subset(data.train_iter, 6000), subset(data.test_iter, 2000))
+print('training examples', len(data.train_iter.features), 'test examples',
+      len(data.test_iter.features))
+show_source(softmax_regression.init_params)
+W, b = softmax_regression.init_params()
+print('W', W.shape, 'b', b.shape)
+
+# %% [markdown]
+# ## 3.6.2 Implementing the softmax operation
+# Summing over an axis first, then softmax: exponentiate each entry and divide by its row's sum,
+# so every row of a random matrix becomes a probability distribution.
+
+# %%
+X = nd.array([[1, 2, 3], [4, 5, 6]])
+print('X.sum(axis=0, keepdims=True)', X.sum(axis=0, keepdims=True).asnumpy())
+print('X.sum(axis=1, keepdims=True)', X.sum(axis=1, keepdims=True).asnumpy().ravel())
+show_source(softmax_regression.softmax)
+X = nd.random.normal(shape=(2, 5))
+X_prob = softmax_regression.softmax(X)
+print(X_prob.asnumpy())
+print('row sums', ' '.join('%.6f' % s for s in X_prob.sum(axis=1).asnumpy()))
+
+# %% [markdown]
+# ## 3.6.3 Defining the model
+# The net returns the logits O = XW + b of each flattened image; softmax(O) gives probabilities.
+
+# %%
+show_source(softmax_regression.affine, softmax_regression.softmax_regression)
+
+# %% [markdown]
+# ## 3.6.4 Defining the loss function
+# `pick` takes each row's entry at the label: the predicted probability of the true class.
+# The cross-entropy is -log of it; ours takes logits and uses log-softmax, which never takes
+# the log of 0, so for probabilities y_hat we pass log(y_hat).
+
+# %%
+y_hat = nd.array([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
+y = nd.array([0, 2], dtype='int32')
+print('pick(y_hat, y)', nd.pick(y_hat, y).asnumpy())
+show_source(softmax_regression.log_softmax, softmax_regression.cross_entropy)
+print('cross_entropy(log y_hat, y)', softmax_regression.cross_entropy(nd.log(y_hat), y).asnumpy())
+
+# %% [markdown]
+# ## 3.6.5 Classification accuracy
+# The fraction of rows whose largest entry is at the label: the first row predicts class 2
+# (label 0), the second class 2 (label 2).  An untrained net guesses: about 0.1 on ten classes.
+
+# %%
+show_source(train.accuracy, train.evaluate_accuracy)
+print('accuracy(y_hat, y) =', train.accuracy(y_hat, y).asscalar() / len(y))
+d2l_gluon.seed(config['seed'] + 1)  # fit() sets each version up from this random state
+untrained = softmax_regression.setup('scratch', config)
+print('untrained net: test accuracy %.4f' % train.evaluate_accuracy(untrained.net, data.test_iter))
+
+# %% [markdown]
+# ## 3.6.6 Training
+# `train_classifier` is the book's `train_ch3`: the shared loop with training accuracy and,
+# after every epoch, test accuracy.
+
+# %%
+show_source(train.train_classifier, softmax_regression.scratch_setup)
+scratch = softmax_regression.fit(dict(config, impl='scratch'), data=data, on_epoch=print_epoch)
+
+# %% [markdown]
+# ## 3.6.7 Prediction
+# The first ten test images: true label, then predicted label.
+
+# %%
+net = scratch['trained']['scratch'][0].net
+X, y = data.test_iter.features[:10], data.test_iter.labels[:10].asnumpy()
+predicted = softmax_regression.predict(net, X).argmax(axis=1)
+for true, guess in zip(get_fashion_mnist_labels(y), get_fashion_mnist_labels(predicted)):
+    print('%-12s %s' % (true, guess))
+
+# %% [markdown]
+# ## 3.7 Concise implementation (Gluon)
+# `nn.Dense(10)` with `init.Normal(sigma=0.01)`, `SoftmaxCrossEntropyLoss` (log-softmax inside)
+# and a Trainer with 'sgd'; it starts from the scratch version's draw, so the two can be compared.
+
+# %%
+show_source(softmax_regression.gluon_net, softmax_regression.gluon_loss,
+            softmax_regression.gluon_classifier)
+concise = softmax_regression.fit(dict(config, impl='gluon'), data=data, on_epoch=print_epoch)
+runs = dict(scratch['metrics']['runs'], **concise['metrics']['runs'])
+print('\n'.join(softmax_regression.summary(config, {'runs': runs})))
+
+# %% [markdown]
+# ## Figures
+# Loss and accuracy per epoch, 20 test predictions of both versions, and each class's weights.
+
+# %%
+both = {'metrics': {'runs': runs}, 'data': data,
+        'trained': dict(scratch['trained'], **concise['trained'])}
+plot.softmax_figures(config, both, OUT)
+for name in ('curves.png', 'predictions.png', 'weights.png'):
+    show_figure(os.path.join(OUT, name))
