@@ -116,20 +116,8 @@ def chapter_config(args):
         config = settings.make_config(chapter.OPTIONS, **{k: v for k, v in vars(args).items()
                                                           if k in names})
         return settings.complete(chapter, config), args.ctx, getattr(args, 'kvstore', None)
-    earlier = runs.read_metrics(args.resume)
-    if earlier['chapter'] != args.command:
-        raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
-                       % (args.resume, earlier['chapter'], args.command, earlier['chapter'],
-                          args.resume))
-    saved = dict(earlier['config'])
-    ctx, kvstore = saved.pop('ctx', ['cpu']), saved.pop('kvstore', None)
-    if not (isinstance(ctx, list) and all(isinstance(c, str) for c in ctx)) or kvstore not in (None,) + KVSTORES:
-        raise D2LError('%s/metrics.json has a damaged ctx or kvstore; start a fresh run' % args.resume)
-    try:
-        config = settings.make_config(chapter.OPTIONS, **saved)
-    except D2LError as e:
-        raise D2LError('%s/metrics.json: %s; start a fresh run' % (args.resume, e)) from None
-    return settings.complete(chapter, config), settings.parse_devices(','.join(ctx)), kvstore
+    config, ctx, kvstore = runs.resumed_config(args.resume, args.command)
+    return config, settings.parse_devices(','.join(ctx)), kvstore
 
 
 def _devices(args, chapter, config, contexts, kvstore):
@@ -166,7 +154,12 @@ def run_chapter(args, progress=None):
                 print('%-7s Epoch %d, batch %d. Average loss: %f' % (impl, record['epoch'], batch, moving))
             if run.on_epoch(impl, record, version):
                 print('%-7s %s%s' % (impl, runs.format_epoch(record), progress.status()), flush=True)
-        result = chapter.fit(config, contexts[0], on_epoch=on_epoch, restore=run.restore, data=data,
+        def restore(impl, version):
+            done = run.restore(impl, version)
+            if done:
+                print('%-7s resumed after epoch %d' % (impl, len(done)), flush=True)
+            return done
+        result = chapter.fit(config, contexts[0], on_epoch=on_epoch, restore=restore, data=data,
                              **({'devices': devices} if devices else {}))
         for impl, (version, _) in result['trained'].items():
             run.finished(impl, version)

@@ -11,7 +11,7 @@ from mxnet.base import MXNetError
 from mxnet.gluon import nn
 
 from .errors import D2LError
-from .files import atomic_write
+from .files import atomic_write, write_error
 
 
 def dense_layers(net):
@@ -81,13 +81,20 @@ def export_gluon(prefix, net):
     tmp_prefix = os.path.join(folder, '.tmp-' + name)
     suffixes = ('-symbol.json', '-0000.params')
     try:
+        # export needs the graph of a forward pass, which a net resumed after its last epoch
+        # has not made in this process: one zero example, the parameters unchanged
+        weight = next(iter(net.collect_params().values())).data()
+        net(nd.zeros((1, weight.shape[1]), ctx=weight.context, dtype=weight.dtype))
         net.export(tmp_prefix)
         for suffix in suffixes:
             os.replace(tmp_prefix + suffix, prefix + suffix)
-    except BaseException:
+    except BaseException as e:
         for suffix in suffixes:
             if os.path.exists(tmp_prefix + suffix):
                 os.remove(tmp_prefix + suffix)
+        refused = write_error(e, prefix + '-0000.params')  # net.export writes outside atomic_write
+        if refused is not None:
+            raise refused from None
         raise
 
 

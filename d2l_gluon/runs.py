@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .errors import D2LError, DivergenceError
-from .files import prepare_out_dir, write_error, write_json
+from .files import prepare_out_dir, write_json
 from .params import export_gluon, load_version, save_version
 
 MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
@@ -42,6 +42,27 @@ def read_metrics(folder):
         raise D2LError('%s holds no readable metrics.json of a d2l-gluon run; pass the run folder '
                        'of an earlier command' % folder) from None
     return metrics
+
+
+def resumed_config(folder, chapter):
+    """Return (config, device names, kvstore) of the chapter run in folder, checked as new ones are."""
+    from .config import chapter_module, complete, make_config
+    from .distributed import KVSTORES
+    earlier = read_metrics(folder)
+    if earlier['chapter'] != chapter:
+        raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
+                       % (folder, earlier['chapter'], chapter, earlier['chapter'], folder))
+    saved = dict(earlier['config'])
+    ctx, kvstore = saved.pop('ctx', ['cpu']), saved.pop('kvstore', None)
+    if not (isinstance(ctx, list) and ctx and all(isinstance(c, str) for c in ctx)) \
+            or kvstore not in (None,) + KVSTORES:
+        raise D2LError('%s/metrics.json has a damaged ctx or kvstore; start a fresh run' % folder)
+    module = chapter_module(chapter)
+    try:
+        config = make_config(module.OPTIONS, **saved)
+    except D2LError as e:
+        raise D2LError('%s/metrics.json: %s; start a fresh run' % (folder, e)) from None
+    return complete(module, config), ctx, kvstore
 
 
 def _holds_a_run(folder):
@@ -164,14 +185,7 @@ class Run:
         if self.checkpoints:
             save_version(self.path(MODEL_FILES[impl]), version)
             if impl == 'gluon':
-                try:
-                    _run_once(version.net)
-                    export_gluon(self.path('gluon'), version.net)
-                except Exception as e:  # net.export writes outside atomic_write
-                    refused = write_error(e, self.path('gluon-0000.params'))
-                    if refused is None:
-                        raise
-                    raise refused from None
+                export_gluon(self.path('gluon'), version.net)
         run['finished'] = True
         self.write()
         self._remove_checkpoint(impl)
@@ -322,17 +336,6 @@ def load_model(path, ctx=None):
     params_path = os.path.join(folder, MODEL_FILES[impl])
     load_version(params_path, version, ctx)
     return version.net, dict(description, impl=impl, path=params_path)
-
-
-def _run_once(net):
-    """Run net forward on one zero example: export needs the graph of a forward pass.
-
-    A resumed run whose Gluon version had already done every epoch never
-    runs the net in this process; the parameters are unchanged.
-    """
-    from mxnet import nd
-    weight = next(iter(net.collect_params().values())).data()
-    net(nd.zeros((1, weight.shape[1]), ctx=weight.context, dtype=weight.dtype))
 
 
 def _ctx(version):

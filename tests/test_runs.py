@@ -392,8 +392,6 @@ def test_resume_after_the_last_checkpoint_exports_the_gluon_net_it_never_ran(tmp
     assert_resumed_run_equals(out, reference)
 
 
-@pytest.mark.xfail(strict=True, reason='cli.run_chapter does not print "resumed after epoch N" '
-                                       'since the redesign')
 def test_resume_says_after_which_epoch_each_version_continues(damaged, capsys):
     code, stdout, err = main(capsys, 'softmax', '--resume', damaged)
     assert code == 0, err
