@@ -20,10 +20,10 @@ from d2l_gluon.files import default_out_dir, prepare_out_dir
 
 
 def walkthrough_args(name):
-    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; a notebook takes the defaults."""
+    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; notebooks: defaults."""
     parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
     parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
-    parser.add_argument('--out', help='folder for the figures (default: runs/%s-<timestamp>)' % name)
+    parser.add_argument('--out', help='folder for the figures (default runs/%s-<timestamp>)' % name)
     args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
     try:
         out = prepare_out_dir(args.out or default_out_dir(name))
@@ -65,6 +65,7 @@ print('feature', feature.shape, feature.dtype, '- label', label, type(label).__n
       '(%s)' % d2l_data.get_fashion_mnist_labels([label])[0])
 
 # %% [markdown]
+# ## 3.5.1 The classes
 # The ten classes by name, and the first nine training images with their labels.
 
 # %%
@@ -100,6 +101,7 @@ def time_one_epoch(loader):
 print('fast loader (one NDArray in memory): %.2f sec per pass' % time_one_epoch(train_iter))
 
 # %% [markdown]
+# ## 3.5.2 The book's loader
 # The book's pipeline: a Dataset, `transform_first(ToTensor())` and gluon's DataLoader
 # (`loader='book'`).  It yields the same batches, more slowly; quick mode skips the timing.
 
@@ -108,4 +110,5 @@ if QUICK:
     print('quick mode: the book loader is not timed')
 else:
     book_train_iter, _ = d2l_data.load_fashion_mnist(batch_size, loader='book')
-    print('book loader (DataLoader + ToTensor): %.2f sec per pass' % time_one_epoch(book_train_iter))
+    print('book loader (DataLoader + ToTensor): %.2f sec per pass'
+          % time_one_epoch(book_train_iter))

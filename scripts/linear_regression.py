@@ -13,8 +13,6 @@ import os
 import sys
 
 import numpy as np
-from mxnet import nd
-
 import d2l_gluon
 from d2l_gluon import data as d2l_data
 from d2l_gluon import linear_regression, plot, train
@@ -25,10 +23,10 @@ from d2l_gluon.runs import format_epoch
 
 
 def walkthrough_args(name):
-    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; a notebook takes the defaults."""
+    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; notebooks: defaults."""
     parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
     parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
-    parser.add_argument('--out', help='folder for the figures (default: runs/%s-<timestamp>)' % name)
+    parser.add_argument('--out', help='folder for the figures (default runs/%s-<timestamp>)' % name)
     args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
     try:
         out = prepare_out_dir(args.out or default_out_dir(name))
@@ -112,7 +110,8 @@ print('error in estimating b', config['true_b'] - b)
 # %% [markdown]
 # ## 3.3 Concise implementation (Gluon)
 # `nn.Dense(1)` initialised with `init.Normal(sigma=0.01)`, `gluon.loss.L2Loss()` and a
-# `gluon.Trainer` with 'sgd', trained by the same loop; then the learned against the true parameters.
+# `gluon.Trainer` with 'sgd', trained by the same loop; then the learned against the true
+# parameters.
 
 # %%
 show_source(linear_regression.gluon_net, linear_regression.gluon_setup)
@@ -128,12 +127,12 @@ show_figure(path)
 
 # %% [markdown]
 # ## Note 000: 10,000 examples, w = [2, -3.5], b = 3.7, lr 0.01, 5 epochs
-# The note's configuration is `PRESETS['note-000']`; quick mode trains 2 of its 5 epochs.
+# The note's configuration is `PRESETS['note-000']`; quick mode trains 1 of its 5 epochs.
 
 # %%
 note_000 = make_config(linear_regression.OPTIONS, impl='scratch',
                        **dict(linear_regression.PRESETS['note-000'],
-                              **({'num_epochs': 2} if QUICK else {})))
+                              **({'num_epochs': 1} if QUICK else {})))
 print('note-000:', linear_regression.PRESETS['note-000'], '- epochs run:', note_000['num_epochs'])
 result = linear_regression.fit(note_000, on_epoch=print_epoch)
 print('\n'.join(linear_regression.summary(note_000, result['metrics'])))
@@ -143,7 +142,7 @@ print('\n'.join(linear_regression.summary(note_000, result['metrics'])))
 # Weights start from N(0, 1), the loss is (y_hat - y)² without the ½, and SGD steps on the summed
 # gradient (lr 0.001, not divided by the batch).  Every 100 batches the note prints the moving
 # average of the batch loss (0.99 old + 0.01 new); its own line prints the total `epochs`, 5, where
-# we print the current epoch.
+# we print the current epoch.  The note's second half, Gluon with the book's settings, is 3.3 above.
 
 # %%
 show_source(linear_regression.full_squared_loss)
@@ -162,9 +161,6 @@ print('\n'.join(linear_regression.summary(dope, result['metrics'])))
 print('the note printed: w [1.9995, -3.3997], b 4.1995')
 
 # %% [markdown]
-# The note's second half is the Gluon version with the book's settings (lr 0.03, 3 epochs):
-# section 3.3 above.
-#
 # ## Note 002: the normal equation
 # Least squares has a closed form, θ = (XᵀX)⁻¹Xᵀy with a column of ones for b;
 # `closed_form` solves it with `lstsq` rather than forming the inverse.
@@ -172,7 +168,8 @@ print('the note printed: w [1.9995, -3.3997], b 4.1995')
 # %%
 show_source(linear_regression.closed_form)
 w, b = linear_regression.closed_form(features, labels)
-print('book data: normal equation w', w.ravel(), 'b', b, '(true', config['true_w'], config['true_b'], ')')
+print('book data: normal equation w', w.ravel(), 'b', b,
+      '(true', config['true_w'], config['true_b'], ')')
 note_002 = make_config(linear_regression.OPTIONS, impl='scratch', true_w=[-1.0, 1.0], true_b=2.0,
                        noise=0.1, full_batch=True, lr=0.01, num_epochs=3)
 data_002 = linear_regression.load_data(note_002)

@@ -24,10 +24,10 @@ from d2l_gluon.runs import format_epoch
 
 
 def walkthrough_args(name):
-    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; a notebook takes the defaults."""
+    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; notebooks: defaults."""
     parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
     parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
-    parser.add_argument('--out', help='folder for the figures (default: runs/%s-<timestamp>)' % name)
+    parser.add_argument('--out', help='folder for the figures (default runs/%s-<timestamp>)' % name)
     args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
     try:
         out = prepare_out_dir(args.out or default_out_dir(name))
