@@ -23,7 +23,8 @@ from .files import default_out_dir, prepare_out_dir, write_json
 CHAPTERS = settings.CHAPTERS
 # rough seconds per epoch of each chapter (both versions, this machine), only for the estimate of
 # the time left while `all` runs; the estimate rescales them by the speed actually seen
-EXPECTED_EPOCH_SECONDS = {'linreg': 0.1, 'softmax': 0.4, 'mlp': 1.2, 'logreg': 0.003}
+EXPECTED_EPOCH_SECONDS = {'linreg': 0.1, 'softmax': 0.4, 'mlp': 1.2, 'logreg': 0.003,
+                          'polyfit': 0.02}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -144,7 +144,7 @@ def complete(chapter, config):
 
 # command -> chapter module, in the book's order
 CHAPTERS = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp': 'mlp',
-            'logreg': 'logistic_regression'}
+            'logreg': 'logistic_regression', 'polyfit': 'model_selection'}
 
 
 def chapter_module(name):

@@ -1,0 +1,190 @@
+"""Model selection, underfitting and overfitting (book 3.11): polynomial fits of a noisy cubic.
+
+The data are the book's: y = 5 + 1.2x - 3.4x² + 5.6x³ + ε with x ~ N(0, 1),
+ε ~ N(0, 0.1²), 100 training and 100 test examples, features (x, x², x³).
+Three cases, as the book runs them: a third-order fit (normal), a linear fit
+on x alone (underfitting) and a third-order fit on two training examples
+(overfitting).  Each case is linear regression on its columns, so the model,
+loss and both set-ups are linear_regression's; each is checked against its
+least-squares solution.
+"""
+import collections
+
+from mxnet import gluon, nd
+
+from . import linear_regression
+from .config import Option
+from .data import ArrayLoader
+from .linear_regression import closed_form, format_table, regression_metrics, squared_loss
+from .train import fit_versions
+
+TRUE_W, TRUE_B = [1.2, -3.4, 5.6], 5.0
+NOISE = 0.1
+# case -> (feature columns used, training examples: None for all of n_train)
+CASES = collections.OrderedDict([('normal', (3, None)), ('underfit', (1, None)),
+                                 ('overfit', (3, 2))])
+FEATURE_NAMES = ['x', 'x^2', 'x^3']
+
+OPTIONS = {
+    'num_epochs': Option(100, 'count', 'passes over the training set'),
+    'lr': Option(0.01, 'positive', 'learning rate'),
+    'batch_size': Option(10, 'count', 'examples per minibatch; a case with fewer training '
+                                      'examples takes them all in one batch'),
+    'n_train': Option(100, 'count', 'training examples (the overfitting case uses the first 2)'),
+    'n_test': Option(100, 'count', 'test examples'),
+    'case': Option('all', ('all',) + tuple(CASES),
+                   'normal: third-order fit; underfit: linear fit on x; overfit: third-order fit '
+                   'on 2 training examples; all: the three, as the book runs them'),
+}
+COMPARE = {'tolerance': 1e-5, 'dtype': 'float32', 'changes': {'case': 'normal'}}
+CHECKPOINTS = False  # seconds to run: a resumed run starts again
+
+# one case's data; load_data's result also carries every case asked for in ``cases``
+Data = collections.namedtuple('Data', 'train_iter features labels test_features test_labels cases')
+
+
+def case_names(config):
+    """Return the cases config asks for, in the book's order."""
+    return list(CASES) if config['case'] == 'all' else [config['case']]
+
+
+def case_config(config, case):
+    """Return config for one case: its number of inputs and a batch no larger than its training set."""
+    num_inputs, n_train = CASES[case]
+    n_train = n_train or config['n_train']
+    return dict(config, case=case, num_inputs=num_inputs,
+                batch_size=min(config['batch_size'], n_train))
+
+
+# ---- data
+
+def poly_data(n, ctx=None):
+    """Return features (n, 3) = (x, x², x³) with x ~ N(0, 1) and labels (n,) of the book's cubic."""
+    x = nd.random.normal(shape=(n, 1), ctx=ctx)
+    features = nd.concat(x, x ** 2, x ** 3, dim=1)
+    labels = nd.dot(features, nd.array(TRUE_W, ctx=ctx).reshape((-1, 1))).reshape((-1,)) + TRUE_B
+    labels += nd.random.normal(scale=NOISE, shape=labels.shape, ctx=ctx)
+    return features, labels
+
+
+def load_data(config, ctx=None):
+    """Return the first case's Data; its ``cases`` maps every case asked for to its own Data.
+
+    All cases share one draw of n_train + n_test examples, as in the book: the
+    first n_train (or 2) train, the last n_test test, each case on its columns.
+    """
+    from . import seed
+    seed(config['seed'])
+    features, labels = poly_data(config['n_train'] + config['n_test'], ctx)
+    cases = collections.OrderedDict()
+    for case in case_names(config):
+        num_inputs, n_train = CASES[case]
+        n_train = n_train or config['n_train']
+        X, Xt = features[:n_train, :num_inputs], features[config['n_train']:, :num_inputs]
+        y, yt = labels[:n_train], labels[config['n_train']:]
+        loader = ArrayLoader(X, y, case_config(config, case)['batch_size'])
+        cases[case] = Data(loader, X, y, Xt, yt, None)
+    first = next(iter(cases.values()))
+    return first._replace(cases=cases)
+
+
+# ---- scratch and concise (Gluon): linear regression on each case's columns
+
+def setup(impl, config, ctx=None):
+    """Return the Setup of impl for config['case'] (normal if all): linreg + squared_loss + sgd, or
+    Dense(1) + L2Loss + Trainer('sgd'), as the book's fit_and_plot."""
+    config = case_config(config, 'normal' if config['case'] == 'all' else config['case'])
+    if impl == 'scratch':
+        return linear_regression.scratch_setup(config, ctx, loss=squared_loss)
+    return linear_regression.gluon_setup(config, ctx, loss=gluon.loss.L2Loss())
+
+
+# ---- training
+
+def fit_options(data):
+    """Return train()'s options: mean loss on the whole training and test sets after every epoch."""
+    def evaluate(version):
+        net, loss = version.net, version.loss
+
+        def losses():
+            return {'loss': float(loss(net(data.features), data.labels).mean().asscalar()),
+                    'test_loss': float(loss(net(data.test_features), data.test_labels).mean()
+                                       .asscalar())}
+        return losses
+    return {'evaluate': evaluate}
+
+
+def fit_cases(setup, cases, ctx=None, on_epoch=None, fit_options=fit_options):
+    """Train the versions of every case; return {'<case> <impl>': (Setup, history)}.
+
+    cases maps a name to (config, data); each case runs fit_versions, so its
+    versions start alike and see the same batches.  on_epoch gets the run
+    name '<case> <impl>' in place of impl.
+    """
+    trained = collections.OrderedDict()
+    for name, (config, data) in cases.items():
+        callback = None if on_epoch is None else (
+            lambda impl, record, version, name=name: on_epoch('%s %s' % (name, impl), record, version))
+        for impl, pair in fit_versions(setup, config, data.train_iter, ctx, on_epoch=callback,
+                                       **fit_options(data)).items():
+            trained['%s %s' % (name, impl)] = pair
+    return trained
+
+
+def merge_case_metrics(per_case):
+    """Return one chapter's metrics from {case: regression_metrics of that case}.
+
+    runs are named '<case> <impl>', the reference holds each case's
+    solution, and max_abs_diff is the largest over the cases.
+    """
+    metrics = {'runs': collections.OrderedDict(), 'reference': {}}
+    for case, case_metrics in per_case.items():
+        for impl, run in case_metrics['runs'].items():
+            metrics['runs']['%s %s' % (case, impl)] = run
+        metrics['reference'][case] = case_metrics['reference']
+    diffs = [m['max_abs_diff'] for m in per_case.values() if 'max_abs_diff' in m]
+    if diffs:
+        metrics['max_abs_diff'] = max(diffs)
+    return metrics
+
+
+def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
+    """Train the versions config asks for on every case; return {'metrics', 'trained', 'data'}.
+
+    metrics: runs '<case> <impl>' with their epochs (training and test loss)
+    and fitted params, each case's least-squares reference and the largest
+    |scratch - gluon| parameter difference.  Runs take seconds, so restore
+    is not used: a resumed run starts again.
+    """
+    data = data or load_data(config, ctx)
+    trained = fit_cases(setup, {case: (case_config(config, case), case_data)
+                                for case, case_data in data.cases.items()}, ctx, on_epoch)
+    per_case = {}
+    for case, case_data in data.cases.items():
+        versions = {run.split(' ')[1]: pair for run, pair in trained.items()
+                    if run.split(' ')[0] == case}
+        per_case[case] = regression_metrics(versions, closed_form(case_data.features,
+                                                                  case_data.labels),
+                                            'least squares (lstsq)')
+    return {'metrics': merge_case_metrics(per_case), 'trained': trained, 'data': data}
+
+
+def summary(config, metrics):
+    """Return the lines printed after training: per case, the final losses and the coefficients."""
+    lines = []
+    for case in case_names(config):
+        num_inputs = CASES[case][0]
+        reference = metrics['reference'][case]
+        rows, losses = [('true', TRUE_W[:num_inputs] + [TRUE_B])], []
+        for run_name, run in metrics['runs'].items():
+            if run_name.startswith(case + ' '):
+                rows.append((run_name.split(' ')[1], run['params']['w'] + run['params']['b']))
+                last = run['epochs'][-1]
+                losses.append('%-16s train loss %10.6f, test loss %10.6f'
+                              % (run_name, last['loss'], last['test_loss']))
+        rows.append(('lstsq', reference['w'] + reference['b']))
+        lines += (['%s:' % case] + format_table(FEATURE_NAMES[:num_inputs] + ['b'], rows)
+                  + losses)
+    if 'max_abs_diff' in metrics:
+        lines.append('largest |scratch - gluon| parameter difference: %.3g' % metrics['max_abs_diff'])
+    return lines
