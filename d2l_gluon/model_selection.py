@@ -101,14 +101,17 @@ def setup(impl, config, ctx=None):
 
 # ---- training
 
-def fit_options(data):
-    """Return train()'s options: mean loss on the whole training and test sets after every epoch."""
+def fit_options(data, loss=None):
+    """Return train()'s options: mean loss on the whole training and test sets after every epoch.
+
+    The loss is each version's own, or loss (e.g. without a penalty) when given.
+    """
     def evaluate(version):
-        net, loss = version.net, version.loss
+        net, measure = version.net, loss or version.loss
 
         def losses():
-            return {'loss': float(loss(net(data.features), data.labels).mean().asscalar()),
-                    'test_loss': float(loss(net(data.test_features), data.test_labels).mean()
+            return {'loss': float(measure(net(data.features), data.labels).mean().asscalar()),
+                    'test_loss': float(measure(net(data.test_features), data.test_labels).mean()
                                        .asscalar())}
         return losses
     return {'evaluate': evaluate}
@@ -131,17 +134,22 @@ def fit_cases(setup, cases, ctx=None, on_epoch=None, fit_options=fit_options):
     return trained
 
 
-def merge_case_metrics(per_case):
-    """Return one chapter's metrics from {case: regression_metrics of that case}.
+def case_metrics(trained, cases, reference, method):
+    """Return the metrics of fit_cases' runs; reference(case, data) is a case's (w, b) solution.
 
     runs are named '<case> <impl>', the reference holds each case's
     solution, and max_abs_diff is the largest over the cases.
     """
+    per_case = collections.OrderedDict()
+    for case, case_data in cases.items():
+        versions = {run.split(' ', 1)[1]: pair for run, pair in trained.items()
+                    if run.split(' ', 1)[0] == case}
+        per_case[case] = regression_metrics(versions, reference(case, case_data), method)
     metrics = {'runs': collections.OrderedDict(), 'reference': {}}
-    for case, case_metrics in per_case.items():
-        for impl, run in case_metrics['runs'].items():
+    for case, one in per_case.items():
+        for impl, run in one['runs'].items():
             metrics['runs']['%s %s' % (case, impl)] = run
-        metrics['reference'][case] = case_metrics['reference']
+        metrics['reference'][case] = one['reference']
     diffs = [m['max_abs_diff'] for m in per_case.values() if 'max_abs_diff' in m]
     if diffs:
         metrics['max_abs_diff'] = max(diffs)
@@ -159,14 +167,10 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     data = data or load_data(config, ctx)
     trained = fit_cases(setup, {case: (case_config(config, case), case_data)
                                 for case, case_data in data.cases.items()}, ctx, on_epoch)
-    per_case = {}
-    for case, case_data in data.cases.items():
-        versions = {run.split(' ')[1]: pair for run, pair in trained.items()
-                    if run.split(' ')[0] == case}
-        per_case[case] = regression_metrics(versions, closed_form(case_data.features,
-                                                                  case_data.labels),
-                                            'least squares (lstsq)')
-    return {'metrics': merge_case_metrics(per_case), 'trained': trained, 'data': data}
+    metrics = case_metrics(trained, data.cases,
+                           lambda case, case_data: closed_form(case_data.features, case_data.labels),
+                           'least squares (lstsq)')
+    return {'metrics': metrics, 'trained': trained, 'data': data}
 
 
 def summary(config, metrics):

@@ -294,3 +294,13 @@ def sweep_curves(results, varied, path):
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel('loss on the training set')
     save(fig, path)
+
+
+def weight_decay_figures(config, result, folder):
+    """Save loss.png (training and test loss per λ, log scale) and norm.png (||w|| per epoch)."""
+    runs = result['metrics']['runs']
+    case_loss_curves(runs, list(result['data'].cases), os.path.join(folder, 'loss.png'))
+    run_curves(runs, os.path.join(folder, 'norm.png'), [('||w||', ('w_norm',))])
+
+
+FIGURES['weight-decay'] = weight_decay_figures
