@@ -121,23 +121,13 @@ def chapter_config(args):
     return config, settings.parse_devices(','.join(ctx)), kvstore
 
 
-def _devices(args, chapter, config, contexts, kvstore):
-    """Return the distributed.Devices of a data-parallel chapter, else None; a worker r > 0 moves args.out."""
-    if getattr(chapter, 'DATA_PARALLEL', False):
-        devices, args.out = distributed.setup(contexts, kvstore, config, args.out, args.command,
-                                              bool(args.resume))
-        return devices
-    if len(contexts) > 1 or kvstore:
-        raise D2LError('%s trains on one device; pass a single --ctx and no --kvstore' % args.command)
-    return None
-
-
 def run_chapter(args, progress=None):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
     name, chapter = args.command, settings.chapter_module(args.command)
     config, contexts, kvstore = chapter_config(args)
     args.out = args.resume or args.out or default_out_dir(name)
-    devices = _devices(args, chapter, config, contexts, kvstore)
+    devices, args.out = distributed.setup(contexts, kvstore, config, args.out, name, bool(args.resume),
+                                          getattr(chapter, 'DATA_PARALLEL', False))
     recorded = dict(config, ctx=[str(c) for c in contexts], **({'kvstore': kvstore} if devices else {}))
     progress = progress or runs.Progress()
     # the data first: a missing data set must not leave an empty run folder behind
@@ -245,7 +235,7 @@ def _differ(message):
 
 
 def run_compare(args):
-    from .compare import compare, compare_config
+    from .compare import compare, compare_config, format_comparison
     chapter = settings.chapter_module(args.chapter)
     config = compare_config(chapter, num_epochs=args.num_epochs, seed=args.seed, data_dir=args.data_dir)
     result = compare(chapter, config, perturb=args.perturb)
@@ -255,15 +245,7 @@ def run_compare(args):
             where['impl'], where['epoch'], where['batch'],
             ' (--perturb %g moved its start that far)' % args.perturb if args.perturb else ''))
     tolerance = args.tolerance or result['tolerance']
-    if result['dtype'] != 'float32':
-        print('comparing in %s' % result['dtype'])
-    keys = list(result['epochs'][0][1])
-    print('%-6s' % 'epoch' + ''.join('  %17s %15s %9s' % ('scratch ' + k, 'gluon ' + k, 'rel diff')
-                                     for k in keys))
-    for epoch, row in result['epochs']:
-        print('%-6d' % epoch + ''.join('  %17.6f %15.6f %9.2g' % row[k] for k in keys))
-    print('largest relative difference: loss %.3g, parameters %.3g (tolerance %g)'
-          % (result['loss_diff'], result['param_diff'], tolerance))
+    print('\n'.join(format_comparison(result, tolerance)))
     if max(result['loss_diff'], result['param_diff']) > tolerance:
         return _differ(' by more than %g' % tolerance)
     print('scratch and Gluon agree within %g' % tolerance)
@@ -303,9 +285,7 @@ def run_sweep(args):
             flush=True))
         rows = sweep.table(results, varied)
         plot.sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
-        write_json(os.path.join(out, 'summary.json'), {'chapter': args.chapter, 'values': plan['values'],
-                                                       'seeds': plan['seeds'], 'table': rows,
-                                                       'runs': results})
+        sweep.save_summary(out, args.chapter, plan, rows, results)
     print('\n'.join(sweep.format_table(rows)))
     print('results in %s (summary.json, sweep.png)' % out)
     return 0
@@ -388,11 +368,7 @@ def run_all(args):
     out = args.out = args.resume or args.out or default_out_dir()
     names = list(CHAPTERS)
     with runs.FolderLock(prepare_out_dir(out)):
-        seed = runs.read_all(out)['seed'] if args.resume else args.seed
-        if not args.resume and not args.overwrite and os.path.exists(os.path.join(out, 'all.json')):
-            raise D2LError('%s already holds a run of all; continue it with --resume %s, choose a '
-                           'fresh --out, or pass --overwrite to replace it' % (out, out))
-        write_json(os.path.join(out, 'all.json'), {'seed': seed, 'chapters': names})
+        seed = runs.start_all(out, args.seed, names, args.resume, args.overwrite)
         todo = _all_plan(args, out, names, seed)
         progress = runs.Progress({a.command: (EXPECTED_EPOCH_SECONDS.get(a.command, 0.1),
                                               _epochs(a)) for a in todo})

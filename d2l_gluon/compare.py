@@ -79,3 +79,16 @@ def compare(chapter, config, ctx=None, perturb=0.0):
                      for p, q in zip(scratch.params, gluon_as_scratch(gluon.net)))
     return {'epochs': epochs, 'loss_diff': max(row['loss'][2] for _, row in epochs),
             'param_diff': param_diff, 'tolerance': chapter.COMPARE['tolerance'], 'dtype': dtype}
+
+
+def format_comparison(result, tolerance):
+    """Return compare's table as lines: per epoch both versions' numbers and their difference."""
+    lines = ['comparing in %s' % result['dtype']] if result['dtype'] != 'float32' else []
+    keys = list(result['epochs'][0][1])
+    lines.append('%-6s' % 'epoch' + ''.join('  %17s %15s %9s' % ('scratch ' + k, 'gluon ' + k,
+                                                                 'rel diff') for k in keys))
+    lines += ['%-6d' % epoch + ''.join('  %17.6f %15.6f %9.2g' % row[k] for k in keys)
+              for epoch, row in result['epochs']]
+    lines.append('largest relative difference: loss %.3g, parameters %.3g (tolerance %g)'
+                 % (result['loss_diff'], result['param_diff'], tolerance))
+    return lines

@@ -172,13 +172,18 @@ def _check_split(num_examples, batch_size, num_devices):
                        % (batch_size, last or batch_size, num_devices))
 
 
-def setup(contexts, kvstore, config, out, command, resume=False):
-    """Check the devices, kvstore and versions of a classifier run; return (Devices, out).
+def setup(contexts, kvstore, config, out, command, resume=False, parallel=True):
+    """Check the devices, kvstore and versions of a run; return (Devices or None, out).
 
+    A chapter that is not data-parallel gets None and must run on one device.
     With a dist kvstore the process joins the parameter server (waiting until
     every worker has joined), and a worker of rank r > 0 gets its own run
     folder <out>/worker<r>, so that no two processes write the same file.
     """
+    if not parallel:
+        if len(contexts) > 1 or kvstore:
+            raise D2LError('%s trains on one device; pass a single --ctx and no --kvstore' % command)
+        return None, out
     impls = ('scratch', 'gluon') if config['impl'] == 'both' else (config['impl'],)
     check(contexts, kvstore, impls)
     if not (kvstore or '').startswith('dist'):

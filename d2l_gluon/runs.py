@@ -301,6 +301,17 @@ def read_all(folder):
     return settings
 
 
+def start_all(folder, seed, chapters, resume=False, overwrite=False):
+    """Write the all.json of an `all` run in folder (or read it on resume); return the run's seed."""
+    if resume:
+        return read_all(folder)['seed']
+    if not overwrite and os.path.exists(os.path.join(folder, 'all.json')):
+        raise D2LError('%s already holds a run of all; continue it with --resume %s, choose a '
+                       'fresh --out, or pass --overwrite to replace it' % (folder, folder))
+    write_json(os.path.join(folder, 'all.json'), {'seed': seed, 'chapters': list(chapters)})
+    return seed
+
+
 def load_model(path, ctx=None):
     """Return (net, description) of a classifier saved in a run folder.
 

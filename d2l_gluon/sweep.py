@@ -7,6 +7,7 @@ diverges is recorded as such, with the epochs before, and the sweep goes on.
 import concurrent.futures
 import itertools
 import multiprocessing
+import os
 import time
 
 import numpy as np
@@ -192,3 +193,11 @@ def format_table(rows):
             values, row['impl'], cell(row, 'loss', '%.4g'), cell(row, 'test_acc', '%.3f'),
             row['diverged'], row['runs']))
     return lines
+
+
+def save_summary(folder, chapter_name, plan, rows, results):
+    """Write a sweep's summary.json: its values, seeds, table and every run's epochs."""
+    from .files import write_json
+    write_json(os.path.join(folder, 'summary.json'), {
+        'chapter': chapter_name, 'values': plan['values'], 'fixed': plan['fixed'],
+        'seeds': plan['seeds'], 'table': rows, 'runs': results})

@@ -19,7 +19,7 @@ def test_quick_benchmark_records_every_model_implementation_and_loader(tmp_path)
     result = subprocess.run([sys.executable, SCRIPT, '--quick', '--out', str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert 'issue 6 targets' in result.stdout
+    assert 'performance targets' in result.stdout
     results = json.loads(out.read_text())
 
     for model in MODELS:
