@@ -24,7 +24,8 @@ CHAPTERS = settings.CHAPTERS
 # rough seconds per epoch of each chapter (both versions, this machine), only for the estimate of
 # the time left while `all` runs; the estimate rescales them by the speed actually seen
 EXPECTED_EPOCH_SECONDS = {'linreg': 0.1, 'softmax': 0.4, 'mlp': 1.2, 'logreg': 0.003,
-                          'polyfit': 0.02, 'weight-decay': 0.03}
+                          'polyfit': 0.02, 'weight-decay': 0.03,
+                          'dropout': 2.0}
 
 
 class _Parser(argparse.ArgumentParser):

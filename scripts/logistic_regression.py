@@ -8,46 +8,14 @@
 # Run headless with `python scripts/logistic_regression.py [--quick] [--out DIR]`.
 
 # %%
-import argparse
-import inspect
 import os
-import sys
 
 import numpy as np
 from mxnet import nd
 
 from d2l_gluon import logistic_regression, mlp, plot
 from d2l_gluon.config import make_config
-from d2l_gluon.errors import D2LError
-from d2l_gluon.files import default_out_dir, prepare_out_dir
-from d2l_gluon.runs import format_epoch
-
-
-def walkthrough_args(name):
-    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; notebooks: defaults."""
-    parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
-    parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
-    parser.add_argument('--out', help='folder for the figures (default runs/%s-<timestamp>)' % name)
-    args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
-    try:
-        out = prepare_out_dir(args.out or default_out_dir(name))
-    except D2LError as e:
-        sys.exit('error: %s' % e)
-    return args.quick or os.environ.get('D2L_QUICK') == '1', out
-
-
-def show_source(*functions):
-    """Print each library function's source: the code this walk-through runs."""
-    for function in functions:
-        print(inspect.getsource(function))
-
-
-def show_figure(path):
-    """Report a saved figure, and display it when running as a notebook."""
-    print('saved', path)
-    if 'ipykernel' in sys.modules:
-        from IPython.display import Image, display
-        display(Image(filename=path))
+from d2l_gluon.walkthrough import print_epoch, show_figure, show_source, walkthrough_args
 
 
 QUICK, OUT = walkthrough_args('logistic_regression')
@@ -102,11 +70,6 @@ show_source(logistic_regression.setup)
 config = logistic_regression.complete(make_config(
     logistic_regression.OPTIONS, impl='scratch' if QUICK else 'both'))
 print({name: config[name] for name in ('num_epochs', 'lr', 'batch_size', 'loss')})
-
-
-def print_epoch(impl, record, version):
-    if record['epoch'] in (1, config['num_epochs']) or record['epoch'] % config['print_every'] == 0:
-        print(impl, format_epoch(record))
 
 
 result = logistic_regression.fit(config, on_epoch=print_epoch)

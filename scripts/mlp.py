@@ -7,8 +7,6 @@
 # test images.  Run headless with `python scripts/mlp.py [--quick] [--out DIR]`.
 
 # %%
-import argparse
-import inspect
 import os
 import sys
 
@@ -17,46 +15,9 @@ import numpy as np
 import d2l_gluon
 from d2l_gluon import mlp, plot, softmax_regression, train
 from d2l_gluon.config import make_config
-from d2l_gluon.data import ArrayLoader, get_fashion_mnist_labels
+from d2l_gluon.data import get_fashion_mnist_labels
 from d2l_gluon.errors import D2LError
-from d2l_gluon.files import default_out_dir, prepare_out_dir
-from d2l_gluon.runs import format_epoch
-
-
-def walkthrough_args(name):
-    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; notebooks: defaults."""
-    parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
-    parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
-    parser.add_argument('--out', help='folder for the figures (default runs/%s-<timestamp>)' % name)
-    args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
-    try:
-        out = prepare_out_dir(args.out or default_out_dir(name))
-    except D2LError as e:
-        sys.exit('error: %s' % e)
-    return args.quick or os.environ.get('D2L_QUICK') == '1', out
-
-
-def show_source(*functions):
-    """Print each library function's source: the code this walk-through runs."""
-    for function in functions:
-        print(inspect.getsource(function))
-
-
-def show_figure(path):
-    """Report a saved figure, and display it when running as a notebook."""
-    print('saved', path)
-    if 'ipykernel' in sys.modules:
-        from IPython.display import Image, display
-        display(Image(filename=path))
-
-
-def print_epoch(impl, record, version):
-    print(format_epoch(record))
-
-
-def subset(loader, n):
-    """Return an ArrayLoader over the first n examples of an in-memory loader."""
-    return ArrayLoader(loader.features[:n], loader.labels[:n], loader.batch_size, loader.shuffle)
+from d2l_gluon.walkthrough import print_epoch, show_figure, show_source, subset, walkthrough_args
 
 
 QUICK, OUT = walkthrough_args('mlp')
