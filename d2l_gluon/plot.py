@@ -304,3 +304,6 @@ def weight_decay_figures(config, result, folder):
 
 
 FIGURES['weight-decay'] = weight_decay_figures
+
+
+FIGURES['dropout'] = classifier_figures  # the MLP's curves and predictions, without activations
