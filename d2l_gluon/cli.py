@@ -21,11 +21,6 @@ from .errors import D2LError, DivergenceError
 from .files import default_out_dir, prepare_out_dir, write_json
 
 CHAPTERS = settings.CHAPTERS
-# rough seconds per epoch of each chapter (both versions, this machine), only for the estimate of
-# the time left while `all` runs; the estimate rescales them by the speed actually seen
-EXPECTED_EPOCH_SECONDS = {'linreg': 0.1, 'softmax': 0.4, 'mlp': 1.2, 'logreg': 0.003,
-                          'polyfit': 0.02, 'weight-decay': 0.03,
-                          'dropout': 2.0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -371,8 +366,9 @@ def run_all(args):
     with runs.FolderLock(prepare_out_dir(out)):
         seed = runs.start_all(out, args.seed, names, args.resume, args.overwrite)
         todo = _all_plan(args, out, names, seed)
-        progress = runs.Progress({a.command: (EXPECTED_EPOCH_SECONDS.get(a.command, 0.1),
-                                              _epochs(a)) for a in todo})
+        # each chapter's EPOCH_SECONDS is a rough guess that the estimate rescales by the speed seen
+        progress = runs.Progress({a.command: (getattr(settings.chapter_module(a.command),
+                                                      'EPOCH_SECONDS', 0.1), _epochs(a)) for a in todo})
         start = time.perf_counter()
         for chapter_args in todo:
             print('== %s%s' % (chapter_args.command, progress.status()), flush=True)
@@ -390,7 +386,7 @@ def run_all(args):
 def _epochs(args):
     """Return the number of epochs (of both versions) a chapter command will train."""
     config = chapter_config(args)[0]
-    return config['num_epochs'] * len(settings.impls(config))
+    return config.get('num_epochs', 0) * len(settings.impls(config))
 
 
 def build_parser():

@@ -32,6 +32,7 @@ OPTIONS = dict(
 # float64, with the same masks, the versions agree to about 1e-13 over an epoch
 COMPARE = {'tolerance': 1e-6, 'dtype': 'float64'}
 CHECKPOINTS = True  # minutes to run: resume from the last finished epoch (with fresh masks)
+EPOCH_SECONDS = 2  # a rough guess of one epoch of one version, for the time left of `all`
 MODEL_KEYS = ('num_hiddens1', 'num_hiddens2', 'drop_prob1', 'drop_prob2')
 load_data = softmax_regression.load_data
 fit_options = softmax_regression.fit_options

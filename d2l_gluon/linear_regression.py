@@ -44,6 +44,7 @@ PRESETS = {
 # compare: both versions agree to this relative difference
 COMPARE = {'tolerance': 1e-5, 'dtype': 'float32'}
 CHECKPOINTS = False  # seconds to run: a resumed run starts again
+EPOCH_SECONDS = 0.1  # a rough guess of one epoch of one version, for the time left of `all`
 
 Data = collections.namedtuple('Data', 'train_iter features labels')
 

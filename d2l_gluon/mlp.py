@@ -23,6 +23,7 @@ OPTIONS = dict(
 # ReLU kink in the two versions, after which they drift apart for no fault of either
 COMPARE = {'tolerance': 1e-4, 'dtype': 'float64'}
 CHECKPOINTS = DATA_PARALLEL = True
+EPOCH_SECONDS = 1.2  # a rough guess of one epoch of one version, for the time left of `all`
 MODEL_KEYS = ('num_hiddens', 'activation')
 load_data = softmax_regression.load_data
 fit_options = softmax_regression.fit_options

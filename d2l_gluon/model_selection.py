@@ -38,6 +38,7 @@ OPTIONS = {
 }
 COMPARE = {'tolerance': 1e-5, 'dtype': 'float32', 'changes': {'case': 'normal'}}
 CHECKPOINTS = False  # seconds to run: a resumed run starts again
+EPOCH_SECONDS = 0.02  # a rough guess of one epoch of one version, for the time left of `all`
 
 # one case's data; load_data's result also carries every case asked for in ``cases``
 Data = collections.namedtuple('Data', 'train_iter features labels test_features test_labels cases')

@@ -12,6 +12,8 @@ from .files import atomic_write
 def _final(metrics, impl):
     """Return the summary row of one implementation of one chapter run."""
     run = metrics['runs'][impl]
+    if not run['epochs']:  # a chapter that measures rather than trains
+        return {}
     last = run['epochs'][-1]
     row = {'loss': last['loss'], 'seconds': sum(e['seconds'] for e in run['epochs']),
            'epochs': last['epoch']}

@@ -35,6 +35,7 @@ OPTIONS = {
 }
 COMPARE = {'tolerance': 1e-4, 'dtype': 'float32'}
 CHECKPOINTS = True  # minutes to run: resume from the last finished epoch
+EPOCH_SECONDS = 0.4  # a rough guess of one epoch of one version, for the time left of `all`
 DATA_PARALLEL = True  # the Gluon version trains on several devices or processes
 MODEL_KEYS = ()  # model.json: what predict needs to rebuild the net
 

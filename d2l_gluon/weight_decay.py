@@ -42,6 +42,7 @@ OPTIONS = {
 TRUE_W_VALUE, TRUE_B, NOISE = 0.01, 0.05, 0.01
 COMPARE = {'tolerance': 1e-5, 'dtype': 'float32', 'changes': {'lambd': [3.0]}}
 CHECKPOINTS = False  # seconds to run: a resumed run starts again
+EPOCH_SECONDS = 0.03  # a rough guess of one epoch of one version, for the time left of `all`
 
 
 def case_name(lambd):
