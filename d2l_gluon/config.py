@@ -145,7 +145,8 @@ def complete(chapter, config):
 # command -> chapter module, in the book's order
 CHAPTERS = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp': 'mlp',
             'logreg': 'logistic_regression', 'polyfit': 'model_selection',
-            'weight-decay': 'weight_decay', 'dropout': 'dropout'}
+            'weight-decay': 'weight_decay', 'dropout': 'dropout',
+            'initialization': 'initialization'}
 
 
 def chapter_module(name):

@@ -307,3 +307,40 @@ FIGURES['weight-decay'] = weight_decay_figures
 
 
 FIGURES['dropout'] = classifier_figures  # the MLP's curves and predictions, without activations
+
+
+# ---- numerical stability and initialization
+
+def initialization_figures(config, result, folder):
+    """Save initialization.png: sigmoid and σ', ||dl/dW|| per layer and init, the product's norm.
+
+    The two right panels are log scale; gluon is drawn dashed over scratch.
+    """
+    metrics = result['metrics']
+    runs = metrics['runs']
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for impl, run in runs.items():
+        style = '-' if impl == 'scratch' else '--'
+        curve = run['sigmoid']
+        axes[0].plot(curve['x'], curve['y'], style, color='C0', label='%s sigmoid' % impl)
+        axes[0].plot(curve['x'], curve['grad'], style, color='C1', label='%s gradient' % impl)
+        for k, (name, layer_norms) in enumerate(run['grad_norms'].items()):
+            layers = np.arange(1, len(layer_norms) + 1)
+            axes[1].semilogy(layers, layer_norms, style, color='C%d' % k,
+                             marker='o' if impl == 'scratch' else 'x', label='%s %s' % (name, impl))
+    axes[0].set(xlabel='x', title='sigmoid and its gradient')
+    axes[1].set(xlabel='layer', ylabel='||dl/dW||',
+                title='gradient per layer at initialisation (%s, %d x %d)'
+                      % (config['activation'], config['num_layers'], config['num_hiddens']))
+    norms = metrics['product']['norms']
+    axes[2].semilogy(np.arange(len(norms)), norms)
+    axes[2].set(xlabel='matrices multiplied', ylabel='||M|| (Frobenius)',
+                title='product of random 4x4 N(0, 1) matrices')
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc='center right')
+    save(fig, os.path.join(folder, 'initialization.png'))
+
+
+FIGURES['initialization'] = initialization_figures

@@ -1,0 +1,299 @@
+"""Numerical stability and initialization (book 3.15): vanishing and exploding gradients, and Xavier.
+
+Nothing here trains.  In the book's order: sigmoid's gradient, which
+vanishes away from 0; the product of 100 random 4x4 matrices, which
+explodes; then a deep MLP (num_layers hidden layers of num_hiddens units)
+whose per-layer weight gradients, on one batch at initialisation, vanish or
+explode under N(0, 0.01²) and N(0, 1) and stay of one order under Xavier.
+The scratch version draws its own weights (``normal``, ``xavier_uniform``)
+for its own net; "# ---- concise (Gluon)" initialises nn.Dense layers with
+init.Normal and init.Xavier.  ``parity`` gives both nets the same weights
+and compares their gradients.
+"""
+import collections
+
+import numpy as np
+from mxnet import autograd, gluon, init, nd
+from mxnet.gluon import nn
+
+from .config import Option, impls
+from .mlp import ACTIVATIONS, value_and_gradient
+from .params import copy_to_gluon, dense_layers
+from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy
+
+OPTIONS = {
+    'num_layers': Option(10, 'count', 'hidden layers of the deep MLP, before its output layer'),
+    'num_hiddens': Option(256, 'units', 'units of every hidden layer'),
+    'activation': Option('relu', ('relu', 'sigmoid'), 'activation of the hidden layers'),
+    'batch_size': Option(256, 'count', 'examples in the one batch the gradients are measured on'),
+    'data': Option('fashion-mnist', ('fashion-mnist', 'random'),
+                   'fashion-mnist: the first shuffled training batch; random: uniform [0, 1) '
+                   'images with random labels'),
+    'data_dir': Option(None, 'text', 'folder with the four Fashion-MNIST idx files (.gz or not); '
+                                     'default: search $D2L_GLUON_DATA, the gluon cache, '
+                                     '/usr/share/datasets/fashion-mnist, then download'),
+    'num_matrices': Option(100, 'count', 'random 4x4 N(0, 1) matrices multiplied together'),
+}
+CHECKPOINTS = False  # seconds to run and nothing trained: a resumed run starts again
+EPOCH_SECONDS = 0.0  # no epochs: nothing for the time left of `all` to count
+# the initialisations compared, in the book's order
+INITS = ('normal(0.01)', 'normal(1)', 'xavier')
+SIGMOID_POINTS = (-8.0, 0.0, 8.0)
+
+Data = collections.namedtuple('Data', 'X y')
+
+
+def load_data(config, ctx=None):
+    """Return Data(X (batch_size, 1, 28, 28) in [0, 1], y (batch_size,) int32): one batch."""
+    from . import seed
+    seed(config['seed'])  # fixes the shuffle (Fashion-MNIST) or the draw (random)
+    if config['data'] == 'random':
+        shape = (config['batch_size'], 1, 28, 28)
+        return Data(nd.random.uniform(shape=shape, ctx=ctx),
+                    nd.array(np.random.randint(0, NUM_OUTPUTS, config['batch_size']), ctx=ctx,
+                             dtype='int32'))
+    from .data import load_fashion_mnist
+    train_iter, _ = load_fashion_mnist(config['batch_size'], config['data_dir'], 'fast', 0, ctx)
+    return Data(*next(iter(train_iter)))
+
+
+# ---- sigmoid's gradient and the product of random matrices (book 3.15.1)
+
+def sigmoid_curve(impl, num=161):
+    """Return (x, σ(x), σ'(x)) on num points over [-8, 8] (0 among them), float64 autograd.
+
+    scratch: mlp.sigmoid; gluon: the Activation operator that Dense(activation='sigmoid') runs.
+    """
+    from .mlp import sigmoid
+    f = sigmoid if impl == 'scratch' else (lambda X: nd.Activation(X, act_type='sigmoid'))
+    return value_and_gradient(f, np.linspace(-8, 8, num))
+
+
+def sigmoid_gradient(x):
+    """Return σ'(x) = σ(x)(1 - σ(x)), in numpy float64: the analytic reference."""
+    s = 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))
+    return s * (1 - s)
+
+
+def random_product(num_matrices, ctx=None):
+    """Return (norms, M, matrices): M's Frobenius norm after each product, the final M, the draws.
+
+    M starts as one 4x4 N(0, 1) matrix and is multiplied by num_matrices more
+    (float32, nd.dot), as the book does; norms[0] is the start's norm.
+    """
+    matrices = [nd.random.normal(shape=(4, 4), ctx=ctx) for _ in range(num_matrices + 1)]
+    M, norms = matrices[0], [float(matrices[0].norm().asscalar())]
+    for A in matrices[1:]:
+        M = nd.dot(M, A)
+        norms.append(float(M.norm().asscalar()))
+    return norms, M, matrices
+
+
+# ---- scratch: initialisations and the deep MLP
+
+def normal(sigma):
+    """Return init(shape, ctx) drawing weights ~ N(0, sigma²)."""
+    return lambda shape, ctx=None: nd.random.normal(0, sigma, shape=shape, ctx=ctx)
+
+
+def xavier_bound(fan_in, fan_out):
+    """Return a = sqrt(6 / (fan_in + fan_out)): U(-a, a) has variance a²/3 = 2 / (fan_in + fan_out)."""
+    return float(np.sqrt(6.0 / (fan_in + fan_out)))
+
+
+def xavier_uniform(shape, ctx=None):
+    """Return weights of shape (fan_in, fan_out) ~ U(-a, a), a = xavier_bound(fan_in, fan_out)."""
+    a = xavier_bound(*shape)
+    return nd.random.uniform(-a, a, shape=shape, ctx=ctx)
+
+
+SCRATCH_INITS = {'normal(0.01)': normal(0.01), 'normal(1)': normal(1.0), 'xavier': xavier_uniform}
+
+
+def sizes(config):
+    """Return the layer sizes (784, num_hiddens, ..., num_hiddens, 10), num_layers hidden."""
+    return (NUM_INPUTS,) + (config['num_hiddens'],) * config['num_layers'] + (NUM_OUTPUTS,)
+
+
+def init_params(sizes, weight_init, ctx=None):
+    """Return [W1, b1, ...] for layer sizes: each W (in, out) from weight_init, biases 0, gradients attached."""
+    params = []
+    for num_in, num_out in zip(sizes[:-1], sizes[1:]):
+        params += [weight_init((num_in, num_out), ctx), nd.zeros(num_out, ctx=ctx)]
+    for param in params:
+        param.attach_grad()
+    return params
+
+
+def deep_mlp(X, params, activation):
+    """Return the logits of X through every (W, b) of params, activation between them, shape (batch, 10)."""
+    H = X.reshape((-1, params[0].shape[0]))
+    for W, b in zip(params[0:-2:2], params[1:-2:2]):
+        H = activation(affine(H, W, b))
+    return affine(H, params[-2], params[-1])
+
+
+def scratch_gradients(params, activation, X, y):
+    """Return (mean loss, [dl/dW per layer] as numpy) of the scratch deep MLP on one batch."""
+    with autograd.record():
+        l = cross_entropy(deep_mlp(X, params, ACTIVATIONS[activation]), y).mean()
+    l.backward()
+    return float(l.asscalar()), [W.grad.asnumpy() for W in params[0::2]]
+
+
+# ---- concise (Gluon)
+
+GLUON_INITS = {'normal(0.01)': init.Normal(0.01), 'normal(1)': init.Normal(1.0),
+               'xavier': init.Xavier()}  # rnd_type='uniform', factor_type='avg', magnitude=3
+
+
+def gluon_net(sizes, activation, initializer, ctx=None):
+    """Return HybridSequential(Dense(activation) per hidden layer, Dense(10)) initialised by initializer.
+
+    Dense biases keep their own initializer, zeros; initializer sets the weights.
+    """
+    net = nn.HybridSequential()
+    for num_in, num_out in zip(sizes[:-2], sizes[1:-1]):
+        net.add(nn.Dense(num_out, activation=activation, in_units=num_in))
+    net.add(nn.Dense(sizes[-1], in_units=sizes[-2]))
+    net.initialize(initializer, ctx=ctx)
+    return net
+
+
+def gluon_gradients(net, X, y):
+    """Return (mean loss, [dl/dW per Dense layer] as numpy, in scratch layout (in, out))."""
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    with autograd.record():
+        l = loss(net(X), y).mean()
+    l.backward()
+    return float(l.asscalar()), [layer.weight.grad().T.asnumpy() for layer in dense_layers(net)]
+
+
+# ---- measurements of both versions
+
+def norms(gradients):
+    """Return the Frobenius norm of each gradient, as floats."""
+    return [float(np.linalg.norm(g.astype(np.float64))) for g in gradients]
+
+
+def gradients(impl, config, init_name, data, ctx=None):
+    """Return (mean loss, per-layer weight gradients) of impl's deep MLP freshly initialised by init_name."""
+    if impl == 'scratch':
+        params = init_params(sizes(config), SCRATCH_INITS[init_name], ctx)
+        return scratch_gradients(params, config['activation'], data.X, data.y)
+    net = gluon_net(sizes(config), config['activation'], GLUON_INITS[init_name], ctx)
+    return gluon_gradients(net, data.X, data.y)
+
+
+def xavier_samples(impl, fan_in, fan_out, ctx=None):
+    """Return one Xavier draw of a (fan_in, fan_out) layer as numpy: scratch xavier_uniform or init.Xavier()."""
+    if impl == 'scratch':
+        return xavier_uniform((fan_in, fan_out), ctx).asnumpy()
+    layer = nn.Dense(fan_out, in_units=fan_in)
+    layer.initialize(init.Xavier(), ctx=ctx)
+    return layer.weight.data().T.asnumpy()
+
+
+def xavier_check(impl, fan_in, fan_out, ctx=None):
+    """Return the bound a, the largest |w| and the sample variance of one Xavier draw, with a²/3."""
+    w = xavier_samples(impl, fan_in, fan_out, ctx).astype(np.float64)
+    a = xavier_bound(fan_in, fan_out)
+    return {'bound': a, 'max_abs': float(np.abs(w).max()), 'variance': float(w.var()),
+            'expected_variance': a * a / 3}
+
+
+def parity(config, data, init_name, dtype='float32', ctx=None, perturb=0.0):
+    """Return both versions' losses and the relative difference of their gradients from one start.
+
+    The scratch draw is copied into the Gluon net (plus perturb on its first
+    weight, to see the comparison fail); per layer the difference is
+    max |scratch - gluon| / max |gluon|.  Returns {'loss': [scratch, gluon],
+    'per_layer': [...], 'max'}.
+    """
+    params = init_params(sizes(config), SCRATCH_INITS[init_name], ctx)
+    net = gluon_net(sizes(config), config['activation'], init.Zero(), ctx)
+    copy_to_gluon(params, net)
+    if perturb:
+        first = dense_layers(net)[0].weight
+        first.set_data(first.data() + perturb * (nd.arange(first.data().size) == 0).reshape(first.shape))
+    params, X = cast(params, dtype), data.X.astype(dtype)
+    net.cast(dtype)
+    loss_s, grads_s = scratch_gradients(params, config['activation'], X, data.y)
+    loss_g, grads_g = gluon_gradients(net, X, data.y)
+    per_layer = [float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+                 for a, b in zip(grads_s, grads_g)]
+    return {'loss': [loss_s, loss_g], 'per_layer': per_layer, 'max': max(per_layer)}
+
+
+def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
+    """Measure the versions config asks for; return {'metrics', 'trained', 'data'}.
+
+    Nothing trains, so every version's 'epochs' is empty and on_epoch and
+    restore are never called.  Each version records its sigmoid curve, the
+    Xavier draw of the first layer and, per initialisation, the loss and
+    the norm of every layer's weight gradient.
+    """
+    from . import seed
+    data = data or load_data(config, ctx)
+    runs, trained = {}, {}
+    layer_sizes = sizes(config)
+    for impl in impls(config):
+        seed(config['seed'] + 1)  # each version draws from the same random state
+        x, y, dy = sigmoid_curve(impl)
+        run = {'epochs': [], 'sigmoid': {'x': x.tolist(), 'y': y.tolist(), 'grad': dy.tolist()},
+               'sigmoid_grad': {'%g' % p: float(dy[np.argmin(np.abs(x - p))]) for p in SIGMOID_POINTS},
+               'xavier_first_layer': xavier_check(impl, *layer_sizes[:2], ctx=ctx),
+               'loss': {}, 'grad_norms': {}}
+        for init_name in INITS:
+            loss, grads = gradients(impl, config, init_name, data, ctx)
+            run['loss'][init_name], run['grad_norms'][init_name] = loss, norms(grads)
+        runs[impl], trained[impl] = run, (None, [])
+    seed(config['seed'] + 2)
+    product_norms, M, matrices = random_product(config['num_matrices'], ctx)
+    exact = matrices[0].asnumpy().astype(np.float64)
+    for A in matrices[1:]:
+        exact = exact @ A.asnumpy().astype(np.float64)
+    metrics = {'runs': runs, 'product': {'norms': product_norms, 'max_abs': float(nd.abs(M).max().asscalar())},
+               'reference': {'sigmoid_grad_at_0': float(sigmoid_gradient(0.0)),
+                             'sigmoid_grad_at_8': float(sigmoid_gradient(8.0)),
+                             'product_norm_float64': float(np.linalg.norm(exact)),
+                             'xavier_variance_first_layer': 2.0 / sum(layer_sizes[:2])}}
+    if len(runs) == 2:
+        # float32 rounding alone separates the versions by about 1e-5 over 11 layers; float64
+        # shows that nothing else does
+        metrics['parity'] = {}
+        for dtype in ('float32', 'float64'):
+            seed(config['seed'] + 3)
+            metrics['parity'][dtype] = {name: parity(config, data, name, dtype, ctx)['max']
+                                        for name in INITS}
+            metrics['reference']['parity_%s' % dtype] = max(metrics['parity'][dtype].values())
+    return {'metrics': metrics, 'trained': trained, 'data': data}
+
+
+def summary(config, metrics):
+    """Return the lines printed after the run: per-layer gradient norms per initialisation and version."""
+    runs = metrics['runs']
+    columns = [(name, impl) for name in INITS for impl in runs]
+    lines = ['||dl/dW|| per layer at initialisation (%s, %d hidden layers of %d, one batch of %d %s)'
+             % (config['activation'], config['num_layers'], config['num_hiddens'],
+                config['batch_size'], config['data']),
+             '%-6s' % 'layer' + ''.join('%22s' % ('%s %s' % c) for c in columns)]
+    for layer in range(len(next(iter(runs.values()))['grad_norms'][INITS[0]])):
+        lines.append('%-6d' % (layer + 1) + ''.join(
+            '%22.3e' % runs[impl]['grad_norms'][name][layer] for name, impl in columns))
+    lines.append('%-6s' % 'loss' + ''.join('%22.4g' % runs[impl]['loss'][name] for name, impl in columns))
+    for impl, run in runs.items():
+        lines.append("%-7s sigmoid'(x) at -8, 0, 8: %s" % (impl, ', '.join(
+            '%.4g' % run['sigmoid_grad']['%g' % p] for p in SIGMOID_POINTS)))
+        xavier = run['xavier_first_layer']
+        lines.append('%-7s Xavier first layer: max |w| %.5f <= a = %.5f, variance %.4g (a²/3 = %.4g)'
+                     % (impl, xavier['max_abs'], xavier['bound'], xavier['variance'],
+                        xavier['expected_variance']))
+    product = metrics['product']
+    lines.append('product of %d random 4x4 matrices: norm %.3e, largest |entry| %.3e (float64: norm %.3e)'
+                 % (len(product['norms']) - 1, product['norms'][-1], product['max_abs'],
+                    metrics['reference']['product_norm_float64']))
+    for dtype, differences in metrics.get('parity', {}).items():
+        lines.append('scratch vs Gluon from the same weights, %s: largest relative gradient '
+                     'difference %s' % (dtype, ', '.join('%s %.2g' % item for item in differences.items())))
+    return lines
