@@ -215,7 +215,7 @@ def _add_compare(sub):
                  'Train scratch and Gluon from the same initial parameters and batch order, print '
                  'both per epoch with their differences, and exit 1 when they differ beyond the '
                  'chapter tolerance.')
-    p.add_argument('chapter', choices=sorted(CHAPTERS), help='the chapter to compare')
+    p.add_argument('chapter', choices=_trained(), help='the chapter to compare')
     p.add_argument('--num-epochs', type=_type('count'), help="passes (default: the chapter's)")
     p.add_argument('--seed', type=_type('seed'), default=0, help='random seed')
     p.add_argument('--data-dir', help='Fashion-MNIST folder (softmax, mlp; default: search)')
@@ -223,6 +223,11 @@ def _add_compare(sub):
                    help="largest relative difference allowed (default: the chapter's)")
     p.add_argument('--perturb', type=_type('number'), default=0.0, metavar='EPS',
                    help='add EPS to the first Gluon bias after the copy, to see compare fail')
+
+
+def _trained():
+    """Return the chapters that train (the ones compare and sweep take): those with COMPARE."""
+    return sorted(c for c in CHAPTERS if hasattr(settings.chapter_module(c), 'COMPARE'))
 
 
 def _differ(message):
@@ -258,7 +263,7 @@ def _add_sweep(sub):
                  'seeds), runs that diverged marked; write summary.json and sweep.png.',
                  usage='d2l-gluon sweep CHAPTER --OPTION V1,V2,... [--seeds 0,1,2] [--processes N] '
                        '[--out DIR] [--overwrite]')
-    p.add_argument('chapter', choices=sorted(CHAPTERS), help='the chapter to sweep')
+    p.add_argument('chapter', choices=_trained(), help='the chapter to sweep')
     p.add_argument('settings', nargs=argparse.REMAINDER, metavar='--OPTION VALUES',
                    help="the chapter's options, a comma-separated list for those to sweep (e.g. "
                         '--lr 0.01,0.1 --num-epochs 3); --seeds 0,1,2 (default 0); --processes N '

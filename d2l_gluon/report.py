@@ -17,6 +17,8 @@ def _final(metrics, impl):
     last = run['epochs'][-1]
     row = {'loss': last['loss'], 'seconds': sum(e['seconds'] for e in run['epochs']),
            'epochs': last['epoch']}
+    if 'test_loss' in last:
+        row['test_loss'] = last['test_loss']
     if 'test_acc' in last:
         row['test_acc'] = last['test_acc']
     elif 'train_acc' in last:
@@ -44,7 +46,7 @@ def summarize(folder, chapters):
     return summary
 
 
-COLUMNS = [('loss', 'final loss', '%.4g'), ('test_acc', 'test acc', '%.3f'),
+COLUMNS = [('loss', 'final loss', '%.4g'), ('test_loss', 'test loss', '%.4g'), ('test_acc', 'test acc', '%.3f'),
            ('train_acc', 'train acc', '%.3f'), ('param_error', 'param error', '%.2g'),
            ('seconds', 'seconds', '%.1f')]
 
@@ -77,6 +79,8 @@ def _table(header, rows):
 def _epoch_table(run, most=25):
     """Return the per-epoch table; of a long run (logreg: 1000 epochs) every k-th epoch and the last."""
     epochs = run['epochs']
+    if not epochs:
+        return ''
     if len(epochs) > most:
         step = -(-len(epochs) // (most - 1))
         epochs = [e for e in epochs if e['epoch'] == 1 or e['epoch'] % step == 0] + (
