@@ -16,5 +16,5 @@ class DivergenceError(D2LError):
     def __init__(self, epoch, batch, history, impl=None):
         self.epoch, self.batch, self.history, self.impl = epoch, batch, history, impl
         super().__init__(
-            'training diverged: the loss became NaN, infinite or over 100 times its first value '
+            'training diverged: the loss became NaN, infinite or over 100 times its value at the start '
             'in epoch %d, batch %d; try a smaller --lr' % (epoch, batch))

@@ -85,7 +85,7 @@ def _epoch_table(run, most=25):
         step = -(-len(epochs) // (most - 1))
         epochs = [e for e in epochs if e['epoch'] == 1 or e['epoch'] % step == 0] + (
             [epochs[-1]] if epochs[-1]['epoch'] % step else [])
-    keys = [k for k in epochs[-1] if k != 'epoch']  # epoch 1 alone adds first_batch_loss
+    keys = [k for k in epochs[-1] if k != 'epoch']  # epoch 1 alone adds reference_loss
     rows = [[e['epoch']] + ['%.6g' % e[k] for k in keys] for e in epochs]
     return _table(['epoch'] + keys, rows)
 

@@ -114,7 +114,7 @@ class Run:
     def __exit__(self, kind, error, traceback):
         try:
             if isinstance(error, DivergenceError):
-                self.metrics['diverged'] = {'impl': self.impl, 'epoch': error.epoch,
+                self.metrics['diverged'] = {'impl': error.impl or self.impl, 'epoch': error.epoch,
                                             'batch': error.batch}
             if isinstance(error, (D2LError, KeyboardInterrupt)):
                 self.write()  # every epoch recorded so far, also those not yet written

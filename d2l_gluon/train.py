@@ -28,9 +28,13 @@ Setup = collections.namedtuple('Setup', 'net loss updater params')
 
 # straight-dope's moving average of the batch loss: moving = 0.99 moving + 0.01 batch
 SMOOTHING = 0.01
-# a batch loss above this many times the first batch's counts as divergence: with a stable loss
+# a batch loss above this many times the reference loss counts as divergence: with a stable loss
 # a too-large learning rate makes the loss explode long before it overflows to inf or NaN
 DIVERGENCE_FACTOR = 100.0
+# the reference is the mean loss of the first batches that hold this many examples together: one
+# batch of 256 for the classifiers, 26 batches for linear regression's 10; a single example's loss
+# (batch size 1) varies too much from example to example to be the yardstick
+REFERENCE_EXAMPLES = 256
 
 
 class _Interrupt:
@@ -185,14 +189,15 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
            history, divergence_factor, ctx, batch_size, moving_every):
     moving = history[-1]['moving_loss'] if history else 0.0
     # the divergence rule's yardstick, kept in epoch 1's record so a resumed run uses it too
-    reference = history[0].get('first_batch_loss') if history else None
+    reference = history[0].get('reference_loss') if history else None
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
         sums, sizes, correct = train_epoch(net, train_iter, loss, updater, batch_size=batch_size,
                                            with_accuracy=with_accuracy, ctx=ctx)
         batch_means = sums / sizes
         if reference is None and len(batch_means):
-            reference = batch_means[0]
+            k = int(np.searchsorted(np.cumsum(sizes), REFERENCE_EXAMPLES)) + 1
+            reference = sums[:k].sum() / sizes[:k].sum()
         bad = _first_bad_batch(batch_means, reference, divergence_factor)
         if bad is not None:
             raise DivergenceError(epoch, bad, history)
@@ -209,7 +214,7 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
         if moving_every:
             record['moving_losses'] = marks
         if epoch == 1 and reference is not None:
-            record['first_batch_loss'] = float(reference)
+            record['reference_loss'] = float(reference)
         if with_accuracy:
             record['train_acc'] = float(correct.sum() / sizes.sum())
         record['seconds'] = time.perf_counter() - start
