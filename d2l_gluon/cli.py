@@ -277,6 +277,7 @@ def run_sweep(args):
     varied = sorted(plan['values'])
     configs = sweep.grid(chapter, plan['fixed'], plan['values'], plan['seeds'])
     out = args.out = plan['out'] or default_out_dir('sweep-' + args.chapter)
+    runs.refuse_other_runs(out, 'sweep')
     with runs.FolderLock(prepare_out_dir(out)):
         if os.path.exists(os.path.join(out, 'summary.json')) and not plan['overwrite']:
             raise D2LError('%s already holds a sweep; choose a fresh --out or pass --overwrite' % out)
@@ -368,6 +369,9 @@ def _all_plan(args, out, names, seed):
 def run_all(args):
     out = args.out = args.resume or args.out or default_out_dir()
     names = list(CHAPTERS)
+    if args.resume:
+        runs.read_all(out)  # before anything is created: a wrong folder stays as it was
+    runs.refuse_other_runs(out, 'all')
     with runs.FolderLock(prepare_out_dir(out)):
         seed = runs.start_all(out, args.seed, names, args.resume, args.overwrite)
         todo = _all_plan(args, out, names, seed)

@@ -21,11 +21,25 @@ from .errors import D2LError
 
 def synthetic_data(w, b, num_examples, noise=0.01, ctx=None):
     """Return features (num_examples, len(w)) ~ N(0, 1) and labels (num_examples,) = Xw + b + N(0, noise²)."""
+    check_size(num_examples, len(w))
     w = nd.array(w, ctx=ctx).reshape((-1, 1))
     features = nd.random.normal(0, 1, shape=(num_examples, w.shape[0]), ctx=ctx)
     labels = nd.dot(features, w).reshape((-1,)) + b
-    labels += nd.random.normal(0, noise, shape=labels.shape, ctx=ctx)
+    if noise:  # mxnet's normal refuses a scale of 0
+        labels += nd.random.normal(0, noise, shape=labels.shape, ctx=ctx)
     return features, labels
+
+
+# the most values a synthetic data set may hold: 2^28 float32 values are 1 GiB
+MAX_VALUES = 2 ** 28
+
+
+def check_size(num_examples, num_inputs):
+    """Raise D2LError when num_examples x num_inputs values would not fit in memory."""
+    if num_examples * num_inputs > MAX_VALUES:
+        raise D2LError('%d examples of %d inputs are %d values, more than the %d (1 GiB) a '
+                       'synthetic data set may hold; choose fewer examples or inputs'
+                       % (num_examples, num_inputs, num_examples * num_inputs, MAX_VALUES))
 
 
 def shuffled_indices(num_examples):

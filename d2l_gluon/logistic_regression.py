@@ -14,7 +14,7 @@ from mxnet import gluon, nd
 
 from . import linear_regression
 from .config import Option
-from .data import ArrayLoader, shuffled_indices
+from .data import ArrayLoader, check_size, shuffled_indices
 from .errors import D2LError
 from .linear_regression import format_table, regression_metrics
 from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
@@ -98,6 +98,7 @@ def gaussian_blobs(num_train, num_test, mean0, mean1, std=1.0, ctx=None):
         raise D2LError('need at least one training and one test example, got %d and %d'
                        % (num_train, num_test))
     n = num_train + num_test
+    check_size(n, len(mean0))
     sizes = (n // 2, n - n // 2)
     features = nd.concat(*[nd.random.normal(0, std, shape=(size, len(mean)), ctx=ctx)
                            + nd.array(mean, ctx=ctx).reshape((1, -1))

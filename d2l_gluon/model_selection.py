@@ -14,7 +14,8 @@ from mxnet import gluon, nd
 
 from . import linear_regression
 from .config import Option
-from .data import ArrayLoader
+from .data import ArrayLoader, check_size
+from .errors import DivergenceError
 from .linear_regression import closed_form, format_table, regression_metrics, squared_loss
 from .train import fit_versions
 
@@ -61,6 +62,7 @@ def case_config(config, case):
 
 def poly_data(n, ctx=None):
     """Return features (n, 3) = (x, x², x³) with x ~ N(0, 1) and labels (n,) of the book's cubic."""
+    check_size(n, 3)
     x = nd.random.normal(shape=(n, 1), ctx=ctx)
     features = nd.concat(x, x ** 2, x ** 3, dim=1)
     labels = nd.dot(features, nd.array(TRUE_W, ctx=ctx).reshape((-1, 1))).reshape((-1,)) + TRUE_B
@@ -129,8 +131,13 @@ def fit_cases(setup, cases, ctx=None, on_epoch=None, fit_options=fit_options):
     for name, (config, data) in cases.items():
         callback = None if on_epoch is None else (
             lambda impl, record, version, name=name: on_epoch('%s %s' % (name, impl), record, version))
-        for impl, pair in fit_versions(setup, config, data.train_iter, ctx, on_epoch=callback,
-                                       **fit_options(data)).items():
+        try:
+            versions = fit_versions(setup, config, data.train_iter, ctx, on_epoch=callback,
+                                    **fit_options(data))
+        except DivergenceError as e:
+            e.impl = '%s %s' % (name, e.impl)  # the run that diverged, as on_epoch names it
+            raise
+        for impl, pair in versions.items():
             trained['%s %s' % (name, impl)] = pair
     return trained
 

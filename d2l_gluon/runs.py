@@ -65,6 +65,15 @@ def resumed_config(folder, chapter):
     return complete(module, config), ctx, kvstore
 
 
+def refuse_other_runs(folder, kind):
+    """Raise D2LError when folder holds a run of another kind ('chapter', 'all' or 'sweep')."""
+    marks = {'chapter': 'metrics.json', 'all': 'all.json', 'sweep': 'summary.json'}
+    for other, mark in marks.items():
+        if other != kind and os.path.isfile(os.path.join(folder, mark)) and not (
+                kind == 'all' and other == 'sweep'):  # all writes a summary.json of its own
+            raise D2LError('%s holds a %s run (%s); choose a fresh --out' % (folder, other, mark))
+
+
 def _holds_a_run(folder):
     return os.path.exists(os.path.join(folder, 'metrics.json'))
 
@@ -96,6 +105,7 @@ class Run:
         try:
             # checked under the lock: a run still writing the folder is "another process", and
             # one that finishes meanwhile cannot be overwritten unasked
+            refuse_other_runs(self.folder, 'chapter')
             if not self.resume and not self.overwrite and _holds_a_run(self.folder):
                 raise D2LError('%s already holds a run; continue it with --resume %s, choose a '
                                'fresh --out, or pass --overwrite to replace it'
@@ -292,7 +302,7 @@ def read_all(folder):
     try:
         with open(os.path.join(folder, 'all.json')) as f:
             settings = json.load(f)
-        if not (isinstance(settings, dict) and isinstance(settings.get('seed'), int)
+        if not (isinstance(settings, dict) and type(settings.get('seed')) is int
                 and 0 <= settings['seed'] <= 2 ** 32 - 2):
             raise ValueError
     except (OSError, ValueError):

@@ -52,8 +52,9 @@ def run_one(chapter_name, config):
         try:
             chapter.fit(dict(config, impl=impl), on_epoch=record)
         except DivergenceError as e:
-            diverged[impl] = {'epoch': e.epoch, 'batch': e.batch}
-            runs.setdefault(impl, [])
+            # e.impl names the run: the version, or '<case> <version>' in a chapter of several cases
+            diverged[e.impl or impl] = {'epoch': e.epoch, 'batch': e.batch}
+            runs.setdefault(e.impl or impl, [])
     return {'config': config, 'runs': runs, 'diverged': diverged}
 
 
@@ -143,6 +144,8 @@ def plan(chapter, tokens):
         if name == 'overwrite':
             result['overwrite'] = True
             continue
+        if name == 'seed':
+            raise D2LError('a sweep takes its seeds as --seeds 0,1,2, not --seed')
         if name is None or not tokens or (name not in options and name not in result):
             raise D2LError('%r: give --OPTION VALUES pairs, e.g. --lr 0.01,0.1 --seeds 0,1; the '
                            'options are %s' % (flag, ', '.join(sorted(options))))
@@ -186,10 +189,10 @@ def format_table(rows):
         if metric not in row:
             return 'diverged' if row['diverged'] == row['runs'] else '-'
         return (fmt + ' ± ' + fmt) % (row[metric]['mean'], row[metric]['std'])
-    lines = ['%-24s %-8s %-22s %-18s %s' % ('values', 'impl', 'final loss', 'test acc', 'diverged')]
+    lines = ['%-24s %-16s %-22s %-18s %s' % ('values', 'run', 'final loss', 'test acc', 'diverged')]
     for row in rows:
         values = ' '.join('%s=%g' % item for item in row['values'].items())
-        lines.append('%-24s %-8s %-22s %-18s %d/%d' % (
+        lines.append('%-24s %-16s %-22s %-18s %d/%d' % (
             values, row['impl'], cell(row, 'loss', '%.4g'), cell(row, 'test_acc', '%.3f'),
             row['diverged'], row['runs']))
     return lines

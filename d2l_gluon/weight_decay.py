@@ -22,7 +22,7 @@ from mxnet import gluon
 
 from . import linear_regression
 from .config import Option
-from .data import ArrayLoader, synthetic_data
+from .data import ArrayLoader, check_size, synthetic_data
 from .errors import D2LError
 from .linear_regression import closed_form, squared_loss
 from .model_selection import Data, case_metrics, fit_cases
@@ -64,6 +64,7 @@ def load_data(config, ctx=None):
     from . import seed
     seed(config['seed'])
     n_train = config['n_train']
+    check_size(n_train + config['n_test'], config['num_inputs'])  # before the list of true weights
     features, labels = synthetic_data([TRUE_W_VALUE] * config['num_inputs'], TRUE_B,
                                       n_train + config['n_test'], NOISE, ctx)
     data = Data(ArrayLoader(features[:n_train], labels[:n_train], config['batch_size']),

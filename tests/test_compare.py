@@ -98,9 +98,21 @@ def test_compare_finds_every_chapters_versions_equal_within_its_tolerance(fake_d
     assert [epoch for epoch, _ in result['epochs']] == [1, 2]
     assert max(result['loss_diff'], result['param_diff']) <= result['tolerance']
     assert result['loss_diff'] == max(row['loss'][2] for _, row in result['epochs'])
+    first_loss = result['epochs'][0][1]['loss'][1]
     for _, row in result['epochs']:
-        for scratch, gluon, difference in row.values():
-            assert difference == comparison.relative_difference(scratch, gluon)
+        for key, (scratch, gluon, difference) in row.items():
+            # the loss is judged against its size after epoch 1 (float32 rounding near the floor)
+            scale = first_loss if key == 'loss' else 0
+            assert difference == comparison.relative_difference(scratch, gluon, scale)
+            assert difference <= comparison.relative_difference(scratch, gluon)
+
+
+def test_a_loss_at_the_noise_floor_is_judged_against_its_size_after_epoch_1():
+    # linreg at seeds 3, 5, 8, 11, 12 ends with identical parameters but a float32 loss of 5e-5
+    # whose own rounding is 1e-5 of it; measured against epoch 1's loss it agrees
+    assert comparison.relative_difference(5.0e-5 + 1e-9, 5.0e-5) == pytest.approx(2e-5)
+    assert comparison.relative_difference(5.0e-5 + 1e-9, 5.0e-5, 0.04) == pytest.approx(2.5e-8)
+    assert comparison.relative_difference(0.05, 0.04, 0.001) == pytest.approx(0.25)
 
 
 @pytest.mark.parametrize('chapter', list(MODULES))

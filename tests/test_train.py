@@ -72,3 +72,25 @@ def test_the_books_rule_makes_the_last_step_96_256_of_a_full_one():
     assert np.abs(actual).max() > 0
     big = np.abs(actual) > 1e-3 * np.abs(actual).max()  # entries far from float32 rounding
     np.testing.assert_allclose(book[big] / actual[big], 96 / 256, rtol=1e-12)
+
+
+def _losses_as_batches(values):
+    """Batches of one example whose loss is the given value (net and loss pass X through)."""
+    return [(nd.array([[v]]), nd.array([0])) for v in values]
+
+
+def test_one_examples_loss_is_not_the_divergence_yardstick():
+    from d2l_gluon import DivergenceError
+    w = nd.ones(1)
+    w.attach_grad()  # a parameter for backward to reach; the updater leaves it at 1
+    identity = lambda X: X.reshape((-1,)) * w  # noqa: E731
+    loss = lambda y_hat, y: y_hat  # noqa: E731
+    # at batch size 1 single losses vary by over 100x: the yardstick is the first 256 examples' mean
+    values = [1.0, 150.0] + [2.0] * 298
+    history = train(identity, _losses_as_batches(values), loss, lambda n: None, 1, batch_size=1)
+    assert history[0]['reference_loss'] == pytest.approx(sum(values[:256]) / 256)
+    # a loss 100 times that mean is still divergence, named by its batch
+    with pytest.raises(DivergenceError) as caught:
+        train(identity, _losses_as_batches(values[:299] + [1000.0]), loss, lambda n: None, 1,
+              batch_size=1)
+    assert (caught.value.epoch, caught.value.batch) == (1, 300)
