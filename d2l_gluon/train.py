@@ -231,19 +231,6 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
     return history
 
 
-def train_classifier(net, train_iter, test_iter, loss, updater, num_epochs, *, batch_size=None,
-                     on_epoch=None, history=(), ctx=None):
-    """Train a classifier (the book's train_ch3); each record adds train_acc and test_acc.
-
-    With a list of devices ctx, training splits every batch across them;
-    test_acc is measured on the device test_iter's batches live on.
-    """
-    return train(net, train_iter, loss, updater, num_epochs,
-                 evaluate=lambda: {'test_acc': evaluate_accuracy(net, test_iter)},
-                 with_accuracy=True, on_epoch=on_epoch, history=history, ctx=ctx,
-                 batch_size=batch_size)
-
-
 def fit_versions(setup, config, train_iter, ctx=None, *, evaluate=None, with_accuracy=False,
                  on_epoch=None, restore=None, split=None, moving_every=None):
     """Train every version config['impl'] names; return {impl: (Setup, history)}.

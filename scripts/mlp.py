@@ -75,7 +75,8 @@ print('untrained net: test accuracy %.4f' % train.evaluate_accuracy(untrained.ne
 
 # %% [markdown]
 # ## 3.9.5 Training
-# The same loop as softmax regression (`train_classifier`), with this model and lr 0.5.
+# The same loop as softmax regression (`train.train` through `fit_classifier`), with this
+# model and lr 0.5.
 
 # %%
 show_source(mlp.scratch_setup)

@@ -92,11 +92,11 @@ print('untrained net: test accuracy %.4f' % train.evaluate_accuracy(untrained.ne
 
 # %% [markdown]
 # ## 3.6.6 Training
-# `train_classifier` is the book's `train_ch3`: the shared loop with training accuracy and,
-# after every epoch, test accuracy.
+# The book's `train_ch3` is `train.train_epoch` and `train.train` (the shared loop), called by
+# `fit_options` and `fit_classifier` with training accuracy and, after every epoch, test accuracy.
 
 # %%
-show_source(train.train_classifier, softmax_regression.scratch_setup)
+show_source(train.train_epoch, softmax_regression.scratch_setup, softmax_regression.fit_options)
 scratch = softmax_regression.fit(dict(config, impl='scratch'), data=data, on_epoch=print_epoch)
 
 # %% [markdown]
