@@ -28,8 +28,8 @@ def identity(chapter, config):
     return hashlib.sha1(text.encode('utf-8')).hexdigest()[:16]
 
 
-def read_metrics(folder):
-    """Return a run folder's metrics.json; raise D2LError when there is none or it is damaged."""
+def read_metrics(folder, chapter=None):
+    """Return a run folder's metrics.json; raise D2LError if missing, damaged or of another chapter."""
     try:
         with open(os.path.join(folder, 'metrics.json')) as f:
             metrics = json.load(f)
@@ -41,6 +41,9 @@ def read_metrics(folder):
     except (OSError, ValueError, KeyError, TypeError):
         raise D2LError('%s holds no readable metrics.json of a d2l-gluon run; pass the run folder '
                        'of an earlier command' % folder) from None
+    if chapter is not None and metrics['chapter'] != chapter:
+        raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
+                       % (folder, metrics['chapter'], chapter, metrics['chapter'], folder))
     return metrics
 
 
@@ -48,10 +51,7 @@ def resumed_config(folder, chapter):
     """Return (config, device names, kvstore) of the chapter run in folder, checked as new ones are."""
     from .config import chapter_module, complete, make_config
     from .distributed import KVSTORES
-    earlier = read_metrics(folder)
-    if earlier['chapter'] != chapter:
-        raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
-                       % (folder, earlier['chapter'], chapter, earlier['chapter'], folder))
+    earlier = read_metrics(folder, chapter)
     saved = dict(earlier['config'])
     ctx, kvstore = saved.pop('ctx', ['cpu']), saved.pop('kvstore', None)
     if not (isinstance(ctx, list) and ctx and all(isinstance(c, str) for c in ctx)) \
@@ -144,11 +144,7 @@ class Run:
                 os.remove(path)
 
     def _read_earlier(self):
-        earlier = read_metrics(self.folder)
-        if earlier['chapter'] != self.chapter:
-            raise D2LError('%s holds a %s run, not %s; resume it with d2l-gluon %s --resume %s'
-                           % (self.folder, earlier['chapter'], self.chapter, earlier['chapter'],
-                              self.folder))
+        earlier = read_metrics(self.folder, self.chapter)
         if self.checkpoints:  # chapters without checkpoints take seconds and run again
             self.metrics['runs'] = earlier['runs']
 
