@@ -46,6 +46,13 @@ def print_epoch(impl, record, version):
     print('%-7s %s' % (impl, format_epoch(record)))
 
 
+def merge(first, second):
+    """Return one fit() result of two fit() results, each of one version (scratch, then Gluon)."""
+    metrics = dict(first['metrics'], runs=dict(first['metrics']['runs'], **second['metrics']['runs']))
+    return {'metrics': metrics, 'data': second['data'],
+            'trained': dict(first['trained'], **second['trained'])}
+
+
 def subset(loader, n):
     """Return an ArrayLoader over the first n examples of an in-memory loader."""
     return ArrayLoader(loader.features[:n], loader.labels[:n], loader.batch_size, loader.shuffle)

@@ -14,7 +14,7 @@ import d2l_gluon
 from d2l_gluon import data as d2l_data
 from d2l_gluon import linear_regression, plot, train
 from d2l_gluon.config import make_config
-from d2l_gluon.walkthrough import print_epoch, show_figure, show_source, walkthrough_args
+from d2l_gluon.walkthrough import merge, print_epoch, show_figure, show_source, walkthrough_args
 
 
 QUICK, OUT = walkthrough_args('linear_regression')
@@ -83,10 +83,10 @@ concise = linear_regression.fit(dict(config, impl='gluon'), on_epoch=print_epoch
 dense = concise['trained']['gluon'][0].net[0]
 print('true w', config['true_w'], 'learned', dense.weight.data().asnumpy().ravel())
 print('true b', config['true_b'], 'learned', dense.bias.data().asnumpy())
-runs = dict(scratch['metrics']['runs'], **concise['metrics']['runs'])
-print('\n'.join(linear_regression.summary(config, dict(scratch['metrics'], runs=runs))))
+both = merge(scratch, concise)
+print('\n'.join(linear_regression.summary(config, both['metrics'])))
 path = os.path.join(OUT, 'loss.png')
-plot.run_curves(runs, path, [('loss on the training set', ('loss',))])
+plot.run_curves(both['metrics']['runs'], path, [('loss on the training set', ('loss',))])
 show_figure(path)
 
 # %% [markdown]

@@ -17,7 +17,7 @@ from d2l_gluon import mlp, plot, softmax_regression, train
 from d2l_gluon.config import make_config
 from d2l_gluon.data import get_fashion_mnist_labels
 from d2l_gluon.errors import D2LError
-from d2l_gluon.walkthrough import print_epoch, show_figure, show_source, subset, walkthrough_args
+from d2l_gluon.walkthrough import merge, print_epoch, show_figure, show_source, subset, walkthrough_args
 
 
 QUICK, OUT = walkthrough_args('mlp')
@@ -95,16 +95,14 @@ for true, guess in zip(get_fashion_mnist_labels(y), get_fashion_mnist_labels(pre
 # %%
 show_source(mlp.gluon_net, mlp.gluon_setup)
 concise = mlp.fit(dict(config, impl='gluon'), data=data, on_epoch=print_epoch)
-runs = dict(scratch['metrics']['runs'], **concise['metrics']['runs'])
-print('\n'.join(mlp.summary(config, {'runs': runs})))
+both = merge(scratch, concise)
+print('\n'.join(mlp.summary(config, both['metrics'])))
 
 # %% [markdown]
 # ## Figures
 # Loss and accuracy per epoch, and 20 test predictions of both versions.
 
 # %%
-both = {'metrics': {'runs': runs}, 'data': data,
-        'trained': dict(scratch['trained'], **concise['trained'])}
 plot.classifier_figures(config, both, OUT)
 for name in ('curves.png', 'predictions.png'):
     show_figure(os.path.join(OUT, name))
