@@ -53,6 +53,21 @@ def merge(first, second):
             'trained': dict(first['trained'], **second['trained'])}
 
 
+def fashion_mnist(chapter, config, quick):
+    """Return chapter.load_data(config); quick: its first 6,000 training and 2,000 test examples.
+
+    A missing data set ends the walk-through with one line.
+    """
+    try:
+        data = chapter.load_data(config)
+    except D2LError as e:
+        sys.exit('error: %s' % e)
+    if quick:
+        data = data._replace(train_iter=subset(data.train_iter, 6000),
+                             test_iter=subset(data.test_iter, 2000))
+    return data
+
+
 def subset(loader, n):
     """Return an ArrayLoader over the first n examples of an in-memory loader."""
     return ArrayLoader(loader.features[:n], loader.labels[:n], loader.batch_size, loader.shuffle)

@@ -8,7 +8,6 @@
 
 # %%
 import os
-import sys
 
 import numpy as np
 
@@ -16,8 +15,8 @@ import d2l_gluon
 from d2l_gluon import mlp, plot, softmax_regression, train
 from d2l_gluon.config import make_config
 from d2l_gluon.data import get_fashion_mnist_labels
-from d2l_gluon.errors import D2LError
-from d2l_gluon.walkthrough import merge, print_epoch, show_figure, show_source, subset, walkthrough_args
+from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
+                                   walkthrough_args)
 
 
 QUICK, OUT = walkthrough_args('mlp')
@@ -50,12 +49,7 @@ show_figure(path)
 config = make_config(mlp.OPTIONS, **({'num_epochs': 1} if QUICK else {}))
 print({name: config[name] for name in ('batch_size', 'lr', 'num_epochs', 'num_hiddens',
                                        'activation')})
-try:
-    data = mlp.load_data(config)
-except D2LError as e:
-    sys.exit('error: %s' % e)
-if QUICK:
-    data = softmax_regression.Data(subset(data.train_iter, 6000), subset(data.test_iter, 2000))
+data = fashion_mnist(mlp, config, QUICK)  # mlp.load_data(config), in quick mode a part
 print('training examples', len(data.train_iter.features), 'test examples',
       len(data.test_iter.features))
 show_source(mlp.init_params)

@@ -8,7 +8,6 @@
 
 # %%
 import os
-import sys
 
 from mxnet import nd
 
@@ -16,8 +15,8 @@ import d2l_gluon
 from d2l_gluon import plot, softmax_regression, train
 from d2l_gluon.config import make_config
 from d2l_gluon.data import get_fashion_mnist_labels
-from d2l_gluon.errors import D2LError
-from d2l_gluon.walkthrough import merge, print_epoch, show_figure, show_source, subset, walkthrough_args
+from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
+                                   walkthrough_args)
 
 
 QUICK, OUT = walkthrough_args('softmax_regression')
@@ -31,12 +30,7 @@ print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
 # %%
 config = make_config(softmax_regression.OPTIONS, **({'num_epochs': 1} if QUICK else {}))
 print({name: config[name] for name in ('batch_size', 'lr', 'num_epochs')})
-try:
-    data = softmax_regression.load_data(config)
-except D2LError as e:
-    sys.exit('error: %s' % e)
-if QUICK:
-    data = softmax_regression.Data(subset(data.train_iter, 6000), subset(data.test_iter, 2000))
+data = fashion_mnist(softmax_regression, config, QUICK)  # softmax_regression.load_data(config), in quick mode a part
 print('training examples', len(data.train_iter.features), 'test examples',
       len(data.test_iter.features))
 show_source(softmax_regression.init_params)

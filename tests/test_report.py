@@ -258,11 +258,7 @@ class _ReportParser(html.parser.HTMLParser):
 
 @pytest.fixture(scope='module')
 def report(all_out):
-    parser = _ReportParser()
-    with open(str(all_out / 'report.html'), encoding='utf-8') as f:
-        parser.feed(f.read())
-    parser.close()
-    return parser
+    return parse_report(all_out)
 
 
 def check_self_contained(report):
