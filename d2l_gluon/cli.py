@@ -192,7 +192,7 @@ def _add_predict(sub):
 
 def run_predict(args):
     from .data import TEXT_LABELS, images_to_classify
-    from .softmax_regression import predict
+    from .chapters.softmax_regression import predict
     if bool(args.images) == bool(args.from_test):
         raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
     if len(args.ctx) > 1:

@@ -150,6 +150,6 @@ CHAPTERS = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp
 
 
 def chapter_module(name):
-    """Return the module of chapter command name (e.g. 'softmax' -> d2l_gluon.softmax_regression)."""
+    """Return the module of chapter command name (e.g. 'softmax' -> d2l_gluon.chapters.softmax_regression)."""
     import importlib
-    return importlib.import_module('.' + CHAPTERS[name], __package__)
+    return importlib.import_module('.chapters.' + CHAPTERS[name], __package__)

@@ -128,7 +128,7 @@ def classifier_figures(config, result, folder):
     from mxnet import nd
 
     from .data import get_fashion_mnist_labels, read_fashion_mnist, to_tensor
-    from .softmax_regression import predict
+    from .chapters.softmax_regression import predict
     run_curves(result['metrics']['runs'], os.path.join(folder, 'curves.png'),
                [('loss', ('loss',)), ('accuracy', ('train_acc', 'test_acc'))])
     test_images, test_labels = read_fashion_mnist(config['data_dir'])[2:]
@@ -163,7 +163,7 @@ def softmax_figures(config, result, folder):
 
 def mlp_figures(config, result, folder):
     """Save the classifier figures and activations.png: ReLU, sigmoid, tanh and their derivatives."""
-    from .mlp import ACTIVATIONS, value_and_gradient
+    from .chapters.mlp import ACTIVATIONS, value_and_gradient
     classifier_figures(config, result, folder)
     x = np.linspace(-8, 8, 321)
     activations({name: value_and_gradient(f, x) for name, f in ACTIVATIONS.items()},
@@ -174,7 +174,7 @@ def logreg_figures(config, result, folder):
     """Save loss.png and probability.png (hours) or boundaries.png (blobs)."""
     from mxnet import nd
 
-    from .logistic_regression import probability
+    from .chapters.logistic_regression import probability
     data, runs = result['data'], result['metrics']['runs']
     X, y = data.features.asnumpy(), data.labels.asnumpy().ravel()
     accuracy_keys = ('train_acc',) if data.test_set is None else ('train_acc', 'test_acc')

@@ -40,7 +40,8 @@ import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet import nd  # noqa: E402
 
-from d2l_gluon import mlp, seed, softmax_regression  # noqa: E402
+from d2l_gluon import seed
+from d2l_gluon.chapters import mlp, softmax_regression  # noqa: E402
 from d2l_gluon.config import make_config, parse  # noqa: E402
 from d2l_gluon.data import load_fashion_mnist  # noqa: E402
 from d2l_gluon.errors import D2LError  # noqa: E402

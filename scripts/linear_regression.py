@@ -12,7 +12,8 @@ import os
 import numpy as np
 import d2l_gluon
 from d2l_gluon import data as d2l_data
-from d2l_gluon import linear_regression, plot, train
+from d2l_gluon import plot, train
+from d2l_gluon.chapters import linear_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.walkthrough import merge, print_epoch, show_figure, show_source, walkthrough_args
 

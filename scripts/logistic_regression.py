@@ -13,7 +13,8 @@ import os
 import numpy as np
 from mxnet import nd
 
-from d2l_gluon import logistic_regression, mlp, plot
+from d2l_gluon import plot
+from d2l_gluon.chapters import logistic_regression, mlp
 from d2l_gluon.config import make_config
 from d2l_gluon.walkthrough import print_epoch, show_figure, show_source, walkthrough_args
 

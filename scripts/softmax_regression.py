@@ -12,7 +12,8 @@ import os
 from mxnet import nd
 
 import d2l_gluon
-from d2l_gluon import plot, softmax_regression, train
+from d2l_gluon import plot, train
+from d2l_gluon.chapters import softmax_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.data import get_fashion_mnist_labels
 from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,

@@ -524,7 +524,7 @@ def test_ctrl_c_during_a_batch_stops_training_at_the_next_batch_boundary():
     import signal
 
     from d2l_gluon.data import ArrayLoader
-    from d2l_gluon.linear_regression import init_params, linreg, squared_loss
+    from d2l_gluon.chapters.linear_regression import init_params, linreg, squared_loss
     from d2l_gluon.train import sgd, train
     features, labels = nd.random.normal(shape=(50, 2)), nd.random.normal(shape=(50,))
     params = init_params(2)

@@ -81,7 +81,7 @@ def test_make_config_fills_the_defaults_and_checks_changes():
                                st.one_of(st.integers(-5, 10 ** 10), st.floats(), st.text(max_size=5),
                                          st.none(), st.lists(st.integers(), max_size=3))))
 def test_make_config_gives_a_config_or_one_d2l_error(changes):
-    from d2l_gluon import softmax_regression
+    from d2l_gluon.chapters import softmax_regression
     try:
         config = make_config(softmax_regression.OPTIONS, **changes)
     except D2LError:

@@ -16,7 +16,8 @@ import pytest
 from mxnet import autograd, gluon, nd
 
 import d2l_gluon
-from d2l_gluon import cli, distributed, mlp, softmax_regression
+from d2l_gluon import cli, distributed
+from d2l_gluon.chapters import mlp, softmax_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader, load_fashion_mnist, shuffled_indices
 from d2l_gluon.params import copy_to_gluon

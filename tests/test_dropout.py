@@ -7,9 +7,9 @@ import pytest
 from mxnet import autograd, nd
 
 import d2l_gluon
-from d2l_gluon import dropout as chapter
+from d2l_gluon.chapters import dropout as chapter
 from d2l_gluon.config import make_config
-from d2l_gluon.dropout import OPTIONS, dropout, setup
+from d2l_gluon.chapters.dropout import OPTIONS, dropout, setup
 from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
 
 from .helpers import (assert_close, assert_png, run_cli, train_like_the_cli,

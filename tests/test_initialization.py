@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from mxnet import init
 
-from d2l_gluon import initialization as chapter
+from d2l_gluon.chapters import initialization as chapter
 from d2l_gluon.config import make_config
 
 from .helpers import assert_png, run_cli, write_fashion_mnist

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_gluon import linear_regression
+from d2l_gluon.chapters import linear_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader, synthetic_data
-from d2l_gluon.linear_regression import (OPTIONS, Data, closed_form, fit, fit_options, fitted_params,
+from d2l_gluon.chapters.linear_regression import (OPTIONS, Data, closed_form, fit, fit_options, fitted_params,
                                          gluon_net, init_params, linreg, setup, squared_loss)
 from d2l_gluon.params import copy_to_gluon
 from d2l_gluon.train import Setup, sgd, train

@@ -5,8 +5,8 @@ from mxnet import autograd, gluon, nd
 from d2l_gluon import D2LError, seed
 from d2l_gluon.config import make_config, step_batch
 from d2l_gluon.data import ArrayLoader
-from d2l_gluon.linear_regression import fitted_params
-from d2l_gluon.logistic_regression import (DEFAULTS, OPTIONS, Data, binary_accuracy,
+from d2l_gluon.chapters.linear_regression import fitted_params
+from d2l_gluon.chapters.logistic_regression import (DEFAULTS, OPTIONS, Data, binary_accuracy,
                                            binary_cross_entropy, complete, fit, fit_options,
                                            gaussian_blobs, gluon_loss, hours_data, logreg, newton,
                                            setup, sigmoid)

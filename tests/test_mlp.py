@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_gluon.mlp import ACTIVATIONS, gluon_net, init_params, mlp, relu, scratch_net, sigmoid, tanh
-from d2l_gluon.softmax_regression import cross_entropy
+from d2l_gluon.chapters.mlp import ACTIVATIONS, gluon_net, init_params, mlp, relu, scratch_net, sigmoid, tanh
+from d2l_gluon.chapters.softmax_regression import cross_entropy
 from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
 from d2l_gluon.train import sgd, train
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from d2l_gluon import model_selection
+from d2l_gluon.chapters import model_selection
 from d2l_gluon.compare import compare
 from d2l_gluon.config import make_config
-from d2l_gluon.model_selection import OPTIONS, TRUE_B, TRUE_W, fit, load_data, poly_data
+from d2l_gluon.chapters.model_selection import OPTIONS, TRUE_B, TRUE_W, fit, load_data, poly_data
 
 from .helpers import assert_png, run_cli
 

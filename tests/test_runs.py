@@ -20,7 +20,7 @@ from mxnet import gluon, nd
 
 from d2l_gluon import DivergenceError, cli, runs
 from d2l_gluon.data import TEXT_LABELS, read_fashion_mnist
-from d2l_gluon.softmax_regression import softmax
+from d2l_gluon.chapters.softmax_regression import softmax
 from d2l_gluon.train import train
 
 from .helpers import assert_close, one_line, run_cli, start_cli, write_fashion_mnist
@@ -465,7 +465,7 @@ def test_ctrl_c_during_the_gluon_export_leaves_no_temporary_file(tmp_path, fake_
 @pytest.mark.parametrize('command', ['softmax', 'all'])
 def test_ctrl_c_before_the_run_folder_exists_names_no_folder(tmp_path, fake_data, monkeypatch, capsys,
                                                              command):
-    from d2l_gluon import linear_regression, softmax_regression
+    from d2l_gluon.chapters import linear_regression, softmax_regression
     out = tmp_path / 'never'
 
     def interrupted(*args, **kwargs):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_gluon.softmax_regression import (cross_entropy, gluon_loss, gluon_net, init_params,
+from d2l_gluon.chapters.softmax_regression import (cross_entropy, gluon_loss, gluon_net, init_params,
                                           log_softmax, scratch_net, softmax, softmax_regression)
 from d2l_gluon.params import copy_to_gluon
 from d2l_gluon.train import sgd, train
@@ -181,7 +181,7 @@ def test_fifty_steps_give_the_same_parameters_and_epoch_losses(batches, hybridiz
 
 
 def test_affine_is_the_matrix_product_plus_bias_with_its_gradients():
-    from d2l_gluon.softmax_regression import affine
+    from d2l_gluon.chapters.softmax_regression import affine
     X = nd.random.normal(shape=(7, 5), dtype='float64')
     W = nd.random.normal(shape=(5, 3), dtype='float64')
     b = nd.random.normal(shape=(3,), dtype='float64')

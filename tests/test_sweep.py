@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from d2l_gluon import D2LError, linear_regression
+from d2l_gluon import D2LError
+from d2l_gluon.chapters import linear_regression
 from d2l_gluon.sweep import final, grid, run_one, sweep, sweepable, table
 
 

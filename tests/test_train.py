@@ -5,7 +5,7 @@ from mxnet import gluon, nd
 
 from d2l_gluon.data import ArrayLoader
 from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
-from d2l_gluon.softmax_regression import cross_entropy, gluon_loss, gluon_net, init_params, scratch_net
+from d2l_gluon.chapters.softmax_regression import cross_entropy, gluon_loss, gluon_net, init_params, scratch_net
 from d2l_gluon.train import sgd, train
 
 from .helpers import assert_close

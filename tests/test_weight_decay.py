@@ -5,11 +5,11 @@ import pytest
 from mxnet import autograd, nd
 
 import d2l_gluon
-from d2l_gluon import weight_decay
+from d2l_gluon.chapters import weight_decay
 from d2l_gluon.compare import compare
 from d2l_gluon.config import make_config
 from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
-from d2l_gluon.weight_decay import OPTIONS, fit, l2_penalty, load_data, ridge, setup
+from d2l_gluon.chapters.weight_decay import OPTIONS, fit, l2_penalty, load_data, ridge, setup
 
 from .helpers import assert_close, assert_png, autograd_gradient, numeric_gradient, run_cli
 

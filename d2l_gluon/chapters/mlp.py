@@ -9,10 +9,10 @@ from mxnet import autograd, init, nd
 from mxnet.gluon import nn
 
 from . import softmax_regression
-from .config import Option
+from ..config import Option
 from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy,
                                  fit_classifier, first, gluon_classifier)
-from .train import Setup, sgd
+from ..train import Setup, sgd
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,

@@ -13,11 +13,11 @@ import collections
 from mxnet import gluon, nd
 
 from . import linear_regression
-from .config import Option
-from .data import ArrayLoader, check_size
-from .errors import DivergenceError
+from ..config import Option
+from ..data import ArrayLoader, check_size
+from ..errors import DivergenceError
 from .linear_regression import closed_form, format_table, regression_metrics, squared_loss
-from .train import fit_versions
+from ..train import fit_versions
 
 TRUE_W, TRUE_B = [1.2, -3.4, 5.6], 5.0
 NOISE = 0.1
@@ -76,7 +76,7 @@ def load_data(config, ctx=None):
     All cases share one draw of n_train + n_test examples, as in the book: the
     first n_train (or 2) train, the last n_test test, each case on its columns.
     """
-    from . import seed
+    from .. import seed
     seed(config['seed'])
     features, labels = poly_data(config['n_train'] + config['n_test'], ctx)
     cases = collections.OrderedDict()

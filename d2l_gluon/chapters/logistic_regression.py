@@ -13,14 +13,14 @@ import numpy as np
 from mxnet import gluon, nd
 
 from . import linear_regression
-from .config import Option
-from .data import ArrayLoader, check_size, shuffled_indices
-from .errors import D2LError
+from ..config import Option
+from ..data import ArrayLoader, check_size, shuffled_indices
+from ..errors import D2LError
 from .linear_regression import format_table, regression_metrics
 from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
 # the stable sigmoid is the MLP chapter's activation
 from .mlp import sigmoid, sign_and_exp_neg_abs
-from .train import fit_versions
+from ..train import fit_versions
 
 # the defaults depend on --data: the hours set follows the lecture (summed loss, lr 0.01, 1000
 # epochs, the whole set as one batch); the blobs defaults bring SGD within about 0.02 of Newton
@@ -111,7 +111,7 @@ def gaussian_blobs(num_train, num_test, mean0, mean1, std=1.0, ctx=None):
 
 def load_data(config, ctx=None):
     """Return Data: the training features and labels, their minibatches and the test set (or None)."""
-    from . import seed
+    from .. import seed
     config = complete(config)
     seed(config['seed'])  # the blobs are drawn from mx.random and shuffled by numpy
     if config['data'] == 'hours':

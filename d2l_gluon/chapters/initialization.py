@@ -16,9 +16,9 @@ import numpy as np
 from mxnet import autograd, gluon, init, nd
 from mxnet.gluon import nn
 
-from .config import Option, impls
+from ..config import Option, impls
 from .mlp import ACTIVATIONS, value_and_gradient
-from .params import copy_to_gluon, dense_layers
+from ..params import copy_to_gluon, dense_layers
 from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy
 
 OPTIONS = {
@@ -45,14 +45,14 @@ Data = collections.namedtuple('Data', 'X y')
 
 def load_data(config, ctx=None):
     """Return Data(X (batch_size, 1, 28, 28) in [0, 1], y (batch_size,) int32): one batch."""
-    from . import seed
+    from .. import seed
     seed(config['seed'])  # fixes the shuffle (Fashion-MNIST) or the draw (random)
     if config['data'] == 'random':
         shape = (config['batch_size'], 1, 28, 28)
         return Data(nd.random.uniform(shape=shape, ctx=ctx),
                     nd.array(np.random.randint(0, NUM_OUTPUTS, config['batch_size']), ctx=ctx,
                              dtype='int32'))
-    from .data import load_fashion_mnist
+    from ..data import load_fashion_mnist
     train_iter, _ = load_fashion_mnist(config['batch_size'], config['data_dir'], 'fast', 0, ctx)
     return Data(*next(iter(train_iter)))
 
@@ -233,7 +233,7 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     Xavier draw of the first layer and, per initialisation, the loss and
     the norm of every layer's weight gradient.
     """
-    from . import seed
+    from .. import seed
     data = data or load_data(config, ctx)
     runs, trained = {}, {}
     layer_sizes = sizes(config)

@@ -10,11 +10,11 @@ import numpy as np
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
-from .config import Option
-from .data import ArrayLoader, synthetic_data
-from .errors import D2LError
-from .params import gluon_as_scratch
-from .train import Setup, fit_versions, sgd
+from ..config import Option
+from ..data import ArrayLoader, synthetic_data
+from ..errors import D2LError
+from ..params import gluon_as_scratch
+from ..train import Setup, fit_versions, sgd
 
 OPTIONS = {
     'num_epochs': Option(3, 'count', 'passes over the training set'),
@@ -58,7 +58,7 @@ def complete(config):
 
 def load_data(config, ctx=None):
     """Return Data: synthetic features (n, d), labels (n,) and their shuffled minibatches."""
-    from . import seed
+    from .. import seed
     config = complete(config)
     seed(config['seed'])  # the features and the noise are drawn from mx.random
     if len(config['true_w']) != config['num_inputs']:

@@ -15,11 +15,11 @@ from mxnet import autograd, init, nd
 from mxnet.gluon import nn
 
 from . import softmax_regression
-from .config import Option
-from .errors import D2LError
+from ..config import Option
+from ..errors import D2LError
 from .mlp import relu
 from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy, first
-from .train import Setup, sgd
+from ..train import Setup, sgd
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,

@@ -14,10 +14,10 @@ import numpy as np
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
-from .config import Option
-from .data import load_fashion_mnist
-from .params import copy_to_gluon
-from .train import Setup, evaluate_accuracy, fit_versions, sgd
+from ..config import Option
+from ..data import load_fashion_mnist
+from ..params import copy_to_gluon
+from ..train import Setup, evaluate_accuracy, fit_versions, sgd
 
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 

@@ -21,13 +21,13 @@ import numpy as np
 from mxnet import gluon
 
 from . import linear_regression
-from .config import Option
-from .data import ArrayLoader, check_size, synthetic_data
-from .errors import D2LError
+from ..config import Option
+from ..data import ArrayLoader, check_size, synthetic_data
+from ..errors import D2LError
 from .linear_regression import closed_form, squared_loss
 from .model_selection import Data, case_metrics, fit_cases
 from .model_selection import fit_options as loss_options
-from .train import Setup, sgd
+from ..train import Setup, sgd
 
 OPTIONS = {
     'num_epochs': Option(100, 'count', 'passes over the training set'),
@@ -61,7 +61,7 @@ def penalties(config):
 
 def load_data(config, ctx=None):
     """Return Data: the first n_train examples train, the next n_test test; cases maps each λ to it."""
-    from . import seed
+    from .. import seed
     seed(config['seed'])
     n_train = config['n_train']
     check_size(n_train + config['n_test'], config['num_inputs'])  # before the list of true weights

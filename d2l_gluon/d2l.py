@@ -1,0 +1,140 @@
+"""The book's saved functions (Dive into Deep Learning, first edition, MXNet), in its shape and names.
+
+The chapters in ``d2l_gluon.chapters`` call these, as the book's sections
+call ``d2l.sgd`` or ``d2l.train_ch3``.  They know no run folder, device list
+or divergence rule: the tooling watches training through the one optional
+``monitor`` argument of ``train_ch3`` (and of the loops the chapters write
+inline), and a reader can ignore it.
+"""
+import numpy as np
+from mxnet import autograd, nd
+
+from .data import TEXT_LABELS, check_size, load_fashion_mnist
+from .errors import D2LError
+
+
+# ---- linear regression (3.2)
+
+def synthetic_data(w, b, num_examples, noise=0.01, ctx=None):
+    """Return features (num_examples, len(w)) ~ N(0, 1) and labels (num_examples,) = Xw + b + N(0, noise²)."""
+    check_size(num_examples, len(w))
+    w = nd.array(w, ctx=ctx).reshape((-1, 1))
+    features = nd.random.normal(0, 1, shape=(num_examples, w.shape[0]), ctx=ctx)
+    labels = nd.dot(features, w).reshape((-1,)) + b
+    if noise:  # mxnet's normal refuses a scale of 0
+        labels += nd.random.normal(0, noise, shape=labels.shape, ctx=ctx)
+    return features, labels
+
+
+def data_iter(batch_size, features, labels):
+    """Yield (X, y) minibatches in random order; every example once, the short last batch kept."""
+    if batch_size < 1:
+        raise D2LError('batch_size must be a positive integer, got %r' % (batch_size,))
+    num_examples = len(features)
+    # the permutation is drawn from numpy, as gluon's RandomSampler draws it, and copied to the
+    # device once per epoch; each batch slices it
+    order = np.arange(num_examples)
+    np.random.shuffle(order)
+    indices = nd.array(order, ctx=features.context, dtype='int64')
+    for i in range(0, num_examples, batch_size):
+        j = indices[i: i + batch_size]
+        yield features.take(j), labels.take(j)
+
+
+def linreg(X, w, b):
+    """Return predictions X w + b, shape (batch_size, 1)."""
+    return nd.dot(X, w) + b
+
+
+def squared_loss(y_hat, y):
+    """Return per-example squared loss (y_hat - y)² / 2, shape of y_hat."""
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+
+def sgd(params, lr, batch_size):
+    """Take one minibatch SGD step in place: param -= lr * grad / batch_size."""
+    for param in params:
+        # grad holds the sum over the batch (backward of per-example losses); updating in
+        # place with the scalar lr / batch_size takes two operations instead of four
+        param -= lr / batch_size * param.grad
+
+
+# ---- Fashion-MNIST (3.5)
+
+def get_fashion_mnist_labels(labels):
+    """Return the text label of each integer label."""
+    return [TEXT_LABELS[int(i)] for i in labels]
+
+
+def load_data_fashion_mnist(batch_size, root=None, loader='fast', num_workers=0, ctx=None):
+    """Return (train_iter, test_iter): X (batch, 1, 28, 28) float32 in [0, 1], y (batch,) int32.
+
+    loader='book' is the book's Dataset + ToTensor + DataLoader; 'fast' holds
+    each set in memory as one NDArray.  Both yield the same batches.
+    """
+    return load_fashion_mnist(batch_size, root, loader, num_workers, ctx)
+
+
+# ---- softmax regression (3.6)
+
+def accuracy(y_hat, y):
+    """Return the number of rows whose arg-max equals the label, as a 1-element NDArray."""
+    return (y_hat.argmax(axis=1) == y.astype(y_hat.dtype)).sum()
+
+
+def evaluate_accuracy(data_iter, net):
+    """Return the fraction of examples in data_iter that net classifies correctly."""
+    correct, n = [], 0
+    for X, y in data_iter:
+        correct.append(accuracy(net(X), y))
+        n += X.shape[0]
+    return float(to_numpy(correct).sum()) / n
+
+
+def to_numpy(scalars, chunk=512):
+    """Return a list of 1-element NDArrays as one float64 numpy array, with one device sync."""
+    parts = [nd.concat(*scalars[i:i + chunk], dim=0) for i in range(0, len(scalars), chunk)]
+    return nd.concat(*parts, dim=0).asnumpy().astype(np.float64) if parts else np.zeros(0)
+
+
+def train_epoch_ch3(net, train_iter, loss, updater, batch_size, accuracy=accuracy):
+    """Train net for one pass over train_iter; return per-batch loss sums, correct counts and sizes.
+
+    updater(batch_size) takes one step: ``lambda n: sgd(params, lr, n)`` or
+    ``trainer.step``.  batch_size=None steps with each batch's own size.
+    accuracy=None skips the correct counts (regression).
+    """
+    l_sums, correct, sizes = [], [], []
+    for X, y in train_iter:
+        with autograd.record():
+            y_hat = net(X)
+            l = loss(y_hat, y)
+        l.backward()  # l holds one loss per example: backward sums them
+        updater(X.shape[0] if batch_size is None else batch_size)
+        # the sums stay on the device until the epoch ends: one wait per epoch, not per batch
+        l_sums.append(l.sum())
+        if accuracy is not None:
+            correct.append(accuracy(y_hat, y))
+        sizes.append(X.shape[0])
+    return to_numpy(l_sums), to_numpy(correct), np.array(sizes, dtype=np.float64)
+
+
+def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size, params=None, lr=None,
+              trainer=None, monitor=None):
+    """Train net by sgd(params, lr, batch_size) or trainer.step(batch_size); return one dict per epoch.
+
+    Each record holds the epoch's mean loss, training and test accuracy, the
+    numbers the book prints.  monitor.on_epoch(record, batch_losses), when
+    given, sees every record.
+    """
+    updater = trainer.step if trainer is not None else lambda n: sgd(params, lr, n)
+    history = []
+    for epoch in range(num_epochs):
+        l_sums, correct, sizes = train_epoch_ch3(net, train_iter, loss, updater, batch_size)
+        test_acc = evaluate_accuracy(test_iter, net)
+        n = sizes.sum()
+        history.append({'epoch': epoch + 1, 'loss': float(l_sums.sum() / n),
+                        'train_acc': float(correct.sum() / n), 'test_acc': test_acc})
+        if monitor is not None:
+            monitor.on_epoch(history[-1], l_sums / sizes)
+    return history
