@@ -1,14 +1,14 @@
 """Scratch against Gluon from one start: the same initial parameters and batches, for any chapter.
 
-Every chapter module offers the same pieces (load_data, setup, fit_options
+Every chapter module offers the same pieces (load_data, setup, train
 and COMPARE, its tolerance and dtype); nothing here knows a chapter.
 """
 from . import seed
 from .config import complete
 from .data import ArrayLoader
 from .errors import DivergenceError
+from .monitor import train_versions
 from .params import copy_to_gluon, gluon_as_scratch
-from .train import fit_versions
 
 
 def relative_difference(a, b, scale=0.0):
@@ -67,7 +67,7 @@ def compare(chapter, config, ctx=None, perturb=0.0):
                 copy_to_gluon(params, version.net)
         return version
     try:
-        trained = fit_versions(twins, config, data.train_iter, ctx, **chapter.fit_options(data))
+        trained = train_versions(twins, chapter.train, config, data, ctx)
     except DivergenceError as e:
         # one version diverged where the other did not: they differ
         return {'diverged': {'impl': e.impl, 'epoch': e.epoch, 'batch': e.batch},

@@ -124,8 +124,8 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size, params=N
     """Train net by sgd(params, lr, batch_size) or trainer.step(batch_size); return one dict per epoch.
 
     Each record holds the epoch's mean loss, training and test accuracy, the
-    numbers the book prints.  monitor.on_epoch(record, batch_losses), when
-    given, sees every record.
+    numbers the book prints.  monitor.on_epoch(record, loss_sums, sizes),
+    when given, sees every record and the epoch's per-batch losses.
     """
     updater = trainer.step if trainer is not None else lambda n: sgd(params, lr, n)
     history = []
@@ -136,5 +136,5 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size, params=N
         history.append({'epoch': epoch + 1, 'loss': float(l_sums.sum() / n),
                         'train_acc': float(correct.sum() / n), 'test_acc': test_acc})
         if monitor is not None:
-            monitor.on_epoch(history[-1], l_sums / sizes)
+            monitor.on_epoch(history[-1], l_sums, sizes)
     return history

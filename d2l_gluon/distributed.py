@@ -1,7 +1,7 @@
 """Data parallelism with MXNet's kvstore: several devices in one process, several processes.
 
 Several devices (``--ctx cpu(0),cpu(1) --kvstore device``): the Gluon net
-keeps a copy of its parameters on every device, ``train_epoch`` splits each
+keeps a copy of its parameters on every device, ``Devices.train`` splits each
 batch across them, and the Trainer's kvstore sums the devices' gradients
 before the step.  Every copy then takes the step one device takes on the
 whole batch.  Without a kvstore each copy would step on its own slice's
@@ -19,14 +19,18 @@ run folder; worker r > 0 writes its own run folder ``<out>/worker<r>``.
 
 The scratch versions stay on one device without a kvstore.
 """
+import dataclasses
 import gc
 import os
 import sys
 
 import mxnet as mx
 import numpy as np
-from mxnet import nd
+from mxnet import autograd, nd
 
+from . import d2l
+from .chapters import Step
+from .config import step_batch
 from .errors import D2LError
 from .files import default_out_dir
 
@@ -92,8 +96,42 @@ class Devices:
 
     @property
     def split(self):
-        """Return the ctx argument of train(): the list of devices when there are several, else None."""
+        """Return the list of devices a batch is split across when there are several, else None."""
         return self.contexts if len(self.contexts) > 1 else None
+
+    def train(self, version, data, config, monitor=None):
+        """Train version as the book's train_ch3 does, each batch split across the devices.
+
+        Every device runs forward and backward on its slice; the Trainer's
+        kvstore sums the gradients and the step divides by the whole batch.
+        Return the epoch records.
+        """
+        batch_size, history = step_batch(config), []
+        for epoch in range(config['num_epochs']):
+            l_sums, correct, sizes = self._epoch(version, data.train_iter, batch_size)
+            n = sizes.sum()
+            history.append({'epoch': epoch + 1, 'loss': float(l_sums.sum() / n),
+                            'train_acc': float(correct.sum() / n),
+                            'test_acc': d2l.evaluate_accuracy(data.test_iter, version.net)})
+            if monitor is not None:
+                monitor.on_epoch(history[-1], l_sums, sizes)
+        return history
+
+    def _epoch(self, version, train_iter, batch_size):
+        """Make one pass; return per-batch loss sums, correct counts and sizes (numpy)."""
+        net, loss, updater = version.net, version.loss, version.updater
+        l_sums, correct, sizes = [], [], []
+        for X, y in train_iter:
+            Xs, ys = _split(X, y, self.split)
+            with autograd.record():
+                y_hats = [net(X_slice) for X_slice in Xs]
+                ls = [loss(y_hat, y_slice) for y_hat, y_slice in zip(y_hats, ys)]
+            autograd.backward(ls)  # each l has one loss per example: backward sums them
+            updater(X.shape[0] if batch_size is None else batch_size)
+            l_sums.append(_total([l.sum() for l in ls]))
+            correct.append(_total([d2l.accuracy(y_hat, y_slice) for y_hat, y_slice in zip(y_hats, ys)]))
+            sizes.append(X.shape[0])
+        return d2l.to_numpy(l_sums), d2l.to_numpy(correct), np.array(sizes, dtype=np.float64)
 
     def shard(self, train_iter):
         """Return this worker's part of train_iter, an ArrayLoader of the whole training set.
@@ -151,7 +189,7 @@ class Devices:
                 for g in grads:
                     g *= whole / (batch * self.num_workers)
             step(whole)
-        return version._replace(updater=updater)
+        return dataclasses.replace(version, trainer=Step(updater))
 
     def describe(self):
         """Return one line on this worker's place: rank, shard and batch size."""
@@ -161,6 +199,27 @@ class Devices:
                 % (self.rank, self.num_workers, ','.join(str(c) for c in self.contexts),
                    self.kvstore, self.shard_size, first, self.batch_size // self.num_workers,
                    self.batch_size))
+
+
+def _split(X, y, ctx):
+    """Return X and y as lists of slices, one per device of ctx (one slice when ctx is None)."""
+    if ctx is None:
+        return [X], [y]
+    from mxnet.gluon.utils import split_and_load
+    if X.shape[0] < len(ctx):
+        # an empty slice would leave that device's gradient stale and its parameters behind
+        raise D2LError('a batch of %d examples cannot be split across %d devices; choose a batch '
+                       'size that leaves at least %d examples in the last batch'
+                       % (X.shape[0], len(ctx), len(ctx)))
+    # uneven slices are fine: the kvstore sums gradients, and the step divides by the whole batch
+    return (split_and_load(X, ctx, even_split=False), split_and_load(y, ctx, even_split=False))
+
+
+def _total(scalars):
+    """Return the sum of 1-element NDArrays on their devices as one NDArray on the first's."""
+    if len(scalars) == 1:
+        return scalars[0]
+    return nd.add_n(*[s.as_in_context(scalars[0].context) for s in scalars])
 
 
 def _check_split(num_examples, batch_size, num_devices):
@@ -186,6 +245,8 @@ def setup(contexts, kvstore, config, out, command, resume=False, parallel=True):
         return None, out
     impls = ('scratch', 'gluon') if config['impl'] == 'both' else (config['impl'],)
     check(contexts, kvstore, impls)
+    if len(contexts) == 1 and not kvstore:
+        return None, out  # one device: the chapter's own loop, as the book runs it
     if not (kvstore or '').startswith('dist'):
         return Devices(contexts, kvstore, batch_size=config['batch_size']), out
     if os.environ.get('DMLC_ROLE') != 'worker':

@@ -100,7 +100,7 @@ def export_gluon(prefix, net):
 
 def save_version(path, version):
     """Save a trained version's parameters: nd.save for a scratch list, save_parameters for Gluon."""
-    if isinstance(version.params, list):
+    if version.scratch:
         save_scratch(path, version.params)
     else:
         save_gluon(path, version.net)
@@ -108,7 +108,7 @@ def save_version(path, version):
 
 def load_version(path, version, ctx=None):
     """Load parameters saved by save_version into version, in place."""
-    if isinstance(version.params, list):
+    if version.scratch:
         load_scratch(path, version.params)
     else:
         load_gluon(path, version.net, ctx)

@@ -143,7 +143,7 @@ def classifier_figures(config, result, folder):
 
 def _device(version):
     """Return the (first) device a trained version's parameters live on."""
-    if isinstance(version.params, list):
+    if version.scratch:
         return version.params[0].context
     return next(iter(version.params.values())).list_ctx()[0]
 

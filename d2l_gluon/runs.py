@@ -357,7 +357,7 @@ def load_model(path, ctx=None):
 
 def _ctx(version):
     """Return the devices a Gluon version's parameters live on (None for scratch)."""
-    if isinstance(version.params, list):
+    if version.scratch:
         return None
     return next(iter(version.params.values())).list_ctx()
 

@@ -19,7 +19,7 @@ from ..config import Option
 from ..errors import D2LError
 from .mlp import relu
 from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy, first
-from ..train import Setup, sgd
+from . import Version
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,
@@ -35,7 +35,7 @@ CHECKPOINTS = True  # minutes to run: resume from the last finished epoch (with 
 EPOCH_SECONDS = 2  # a rough guess of one epoch of one version, for the time left of `all`
 MODEL_KEYS = ('num_hiddens1', 'num_hiddens2', 'drop_prob1', 'drop_prob2')
 load_data = softmax_regression.load_data
-fit_options = softmax_regression.fit_options
+train = softmax_regression.train
 
 
 # ---- scratch
@@ -95,10 +95,10 @@ def drop_probs(config):
 
 
 def scratch_setup(config, ctx=None, dtype='float32'):
-    """Return Setup(net, cross_entropy, sgd, [W1, b1, W2, b2, W3, b3]) of the scratch version."""
+    """Return the scratch Version: mlp_dropout on [W1, b1, ..., b3], cross_entropy, sgd."""
     params = cast(init_params(sizes(config), ctx), dtype)
-    return Setup(lambda X: mlp_dropout(X, params, drop_probs(config)), cross_entropy,
-                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
+    return Version('scratch', lambda X: mlp_dropout(X, params, drop_probs(config)), cross_entropy,
+                   params, lr=config['lr'])
 
 
 # ---- concise (Gluon)
@@ -118,7 +118,7 @@ def gluon_net(config, ctx=None, initializer=None):
 
 
 def gluon_setup(config, ctx=None, dtype='float32'):
-    """Return Setup(net, SoftmaxCrossEntropyLoss, trainer.step, ParameterDict).
+    """Return the Gluon Version: the dropout MLP, SoftmaxCrossEntropyLoss, Trainer.
 
     The net starts from the scratch draw, made here from the same random
     state; it is created with init.Zero instead of the book's
@@ -132,7 +132,7 @@ def gluon_setup(config, ctx=None, dtype='float32'):
 
 
 def setup(impl, config, ctx=None, **options):
-    """Return the Setup of impl ('scratch' or 'gluon'); options: dtype."""
+    """Return the Version of impl ('scratch' or 'gluon'); options: dtype."""
     if impl == 'scratch':
         return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
     return gluon_setup(config, first(ctx), options.get('dtype', 'float32'))

@@ -14,7 +14,10 @@ from ..config import Option
 from ..data import ArrayLoader, synthetic_data
 from ..errors import D2LError
 from ..params import gluon_as_scratch
-from ..train import Setup, fit_versions, sgd
+from .. import d2l
+from ..config import step_batch
+from ..monitor import train_versions
+from . import Version
 
 OPTIONS = {
     'num_epochs': Option(3, 'count', 'passes over the training set'),
@@ -98,12 +101,11 @@ def init_params(num_inputs, ctx=None, std=0.01):
 
 
 def scratch_setup(config, ctx=None, loss=None):
-    """Return Setup(net, loss, updater, params): linreg on [w, b], our loss and our sgd."""
+    """Return the scratch Version: linreg on [w, b], our loss and our sgd."""
     params = init_params(config['num_inputs'], ctx, config.get('init_std', 0.01))
     if loss is None:
         loss = full_squared_loss if config['loss'] == 'full' else squared_loss
-    return Setup(lambda X: linreg(X, *params), loss,
-                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
+    return Version('scratch', lambda X: linreg(X, *params), loss, params, lr=config['lr'])
 
 
 # ---- concise (Gluon)
@@ -117,33 +119,47 @@ def gluon_net(num_inputs, ctx=None, std=0.01):
 
 
 def gluon_setup(config, ctx=None, loss=None):
-    """Return Setup(net, loss, updater, params): Dense(1), gluon.loss.L2Loss and Trainer('sgd')."""
+    """Return the Gluon Version: Dense(1), gluon.loss.L2Loss and Trainer('sgd')."""
     net = gluon_net(config['num_inputs'], ctx, config.get('init_std', 0.01))
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': config['lr']})
     if loss is None:
         # L2Loss is weight / 2 (y_hat - y)²: weight 1 gives squared_loss, weight 2 the full square
         loss = gluon.loss.L2Loss(weight=2.0 if config['loss'] == 'full' else 1.0)
-    return Setup(net, loss, trainer.step, net.collect_params())
+    return Version('gluon', net, loss, net.collect_params(), trainer=trainer)
 
 
 def setup(impl, config, ctx=None):
-    """Return the Setup of impl ('scratch' or 'gluon')."""
+    """Return the Version of impl ('scratch' or 'gluon')."""
     return (scratch_setup if impl == 'scratch' else gluon_setup)(config, ctx)
 
 
 # ---- training
 
-def fit_options(data):
-    """Return train()'s options: after every epoch, the mean loss on the whole training set."""
-    def evaluate(version):
-        net, loss = version.net, version.loss
-        return lambda: {'loss': float(loss(net(data.features), data.labels).mean().asscalar())}
-    return {'evaluate': evaluate}
+def evaluate(version, data):
+    """Return the mean loss on the whole training set, the number the book prints after an epoch."""
+    return {'loss': float(version.loss(version.net(data.features), data.labels).mean().asscalar())}
+
+
+def train(version, data, config, monitor=None, evaluate=evaluate):
+    """Train a version as book 3.2 writes its loop, inline; return its epoch records.
+
+    Each epoch is one pass over the minibatches, then evaluate(version, data):
+    the loss on the whole training set here; the chapters after this one
+    pass their own (training and test loss, ||w||, accuracies).
+    """
+    history = []
+    for epoch in range(config['num_epochs']):
+        l_sums, _, sizes = d2l.train_epoch_ch3(version.net, data.train_iter, version.loss,
+                                               version.updater, step_batch(config), accuracy=None)
+        history.append(dict(epoch=epoch + 1, **evaluate(version, data)))
+        if monitor is not None:
+            monitor.on_epoch(history[-1], l_sums, sizes)
+    return history
 
 
 def fitted_params(version):
     """Return a version's trained (w (d, 1), b (1,)) as numpy arrays in scratch layout."""
-    params = version.params if isinstance(version.params, list) else gluon_as_scratch(version.net)
+    params = version.params if version.scratch else gluon_as_scratch(version.net)
     return tuple(p.asnumpy() for p in params)
 
 
@@ -156,8 +172,8 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     """
     config = complete(config)
     data = data or load_data(config, ctx)
-    trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch, restore=restore,
-                           moving_every=config['print_batches'] or None, **fit_options(data))
+    trained = train_versions(setup, train, config, data, ctx, on_epoch=on_epoch, restore=restore,
+                             moving_every=config['print_batches'] or None)
     return {'metrics': regression_metrics(trained, closed_form(data.features, data.labels),
                                           'least squares (lstsq)'),
             'trained': trained, 'data': data}

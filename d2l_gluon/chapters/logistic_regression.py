@@ -8,6 +8,7 @@ logit z = Xw + b, the loss takes logits (its stable form never evaluates
 log σ(z)), and ``sigmoid(net(X))`` gives the probability of class 1.
 """
 import collections
+import dataclasses
 
 import numpy as np
 from mxnet import gluon, nd
@@ -20,7 +21,8 @@ from .linear_regression import format_table, regression_metrics
 from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
 # the stable sigmoid is the MLP chapter's activation
 from .mlp import sigmoid, sign_and_exp_neg_abs
-from ..train import fit_versions
+from ..monitor import train_versions
+from . import Step
 
 # the defaults depend on --data: the hours set follows the lecture (summed loss, lr 0.01, 1000
 # epochs, the whole set as one batch); the blobs defaults bring SGD within about 0.02 of Newton
@@ -143,27 +145,26 @@ def binary_accuracy(z, y):
     return float(((z.reshape((-1,)) > 0) == y.reshape((-1,))).sum().asscalar()) / z.shape[0]
 
 
-def fit_options(data):
-    """Return train()'s options: loss and accuracy on the whole training and test sets.
+def evaluate(version, data):
+    """Return the loss and accuracy on the whole training (and test) set after an epoch.
 
-    The record's ``loss`` becomes the loss on the whole training set after
-    the epoch; ``train_acc`` and ``test_acc`` are measured after the epoch too
-    (train()'s with_accuracy takes an arg-max, which needs one column per class).
+    The accuracy is binary_accuracy's (logit > 0): the book's accuracy takes
+    an arg-max, which needs one column per class.
     """
-    def evaluate(version):
-        net, loss = version.net, version.loss
+    net, loss = version.net, version.loss
+    z = net(data.features)
+    record = {'loss': float(loss(z, data.labels).mean().asscalar()),
+              'train_acc': binary_accuracy(z, data.labels)}
+    if data.test_set is not None:
+        z = net(data.test_set[0])
+        record['test_loss'] = float(loss(z, data.test_set[1]).mean().asscalar())
+        record['test_acc'] = binary_accuracy(z, data.test_set[1])
+    return record
 
-        def measure():
-            z = net(data.features)
-            record = {'loss': float(loss(z, data.labels).mean().asscalar()),
-                      'train_acc': binary_accuracy(z, data.labels)}
-            if data.test_set is not None:
-                z = net(data.test_set[0])
-                record['test_loss'] = float(loss(z, data.test_set[1]).mean().asscalar())
-                record['test_acc'] = binary_accuracy(z, data.test_set[1])
-            return record
-        return measure
-    return {'evaluate': evaluate}
+
+def train(version, data, config, monitor=None):
+    """Train a version with linear regression's loop, measuring evaluate() after each epoch."""
+    return linear_regression.train(version, data, config, monitor, evaluate)
 
 
 # ---- concise (Gluon): linear regression's Dense(1) with gluon's binary cross-entropy
@@ -174,7 +175,7 @@ def gluon_loss():
 
 
 def setup(impl, config, ctx=None):
-    """Return the Setup of impl: linear regression's model with binary cross-entropy.
+    """Return the Version of impl: linear regression's model with binary cross-entropy.
 
     Scratch: linreg, binary_cross_entropy, our sgd; Gluon: Dense(1),
     SigmoidBinaryCrossEntropyLoss, Trainer('sgd').  With config['loss'] ==
@@ -189,7 +190,7 @@ def setup(impl, config, ctx=None):
         version = linear_regression.gluon_setup(config, ctx, loss=gluon_loss())
     if config['loss'] == 'sum':
         step = version.updater
-        version = version._replace(updater=lambda batch_size: step(1))
+        version = dataclasses.replace(version, trainer=Step(lambda batch_size: step(1)))
     return version
 
 
@@ -204,8 +205,7 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     """
     config = complete(config)
     data = data or load_data(config, ctx)
-    trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch, restore=restore,
-                           **fit_options(data))
+    trained = train_versions(setup, train, config, data, ctx, on_epoch=on_epoch, restore=restore)
     w, b, iterations, converged = newton(data.features, data.labels)
     metrics = regression_metrics(trained, (w, b), "Newton's method (IRLS), float64")
     metrics['reference'].update(iterations=iterations, converged=converged)

@@ -12,7 +12,7 @@ from . import softmax_regression
 from ..config import Option
 from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy,
                                  fit_classifier, first, gluon_classifier)
-from ..train import Setup, sgd
+from . import Version
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,
@@ -26,7 +26,7 @@ CHECKPOINTS = DATA_PARALLEL = True
 EPOCH_SECONDS = 1.2  # a rough guess of one epoch of one version, for the time left of `all`
 MODEL_KEYS = ('num_hiddens', 'activation')
 load_data = softmax_regression.load_data
-fit_options = softmax_regression.fit_options
+train = softmax_regression.train
 
 
 def relu(X):
@@ -103,10 +103,10 @@ def scratch_net(params, activation='relu'):
 
 
 def scratch_setup(config, ctx=None, dtype='float32'):
-    """Return Setup(net, cross_entropy, sgd, [W1, b1, W2, b2]) of the scratch MLP."""
+    """Return the scratch Version: mlp on [W1, b1, W2, b2], cross_entropy, sgd with config['lr']."""
     params = cast(init_params(num_hiddens=config['num_hiddens'], ctx=ctx), dtype)
-    return Setup(scratch_net(params, config['activation']), cross_entropy,
-                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
+    return Version('scratch', scratch_net(params, config['activation']), cross_entropy, params,
+                   lr=config['lr'])
 
 
 # ---- concise (Gluon)
@@ -125,14 +125,14 @@ def gluon_net(num_inputs=NUM_INPUTS, num_hiddens=256, num_outputs=NUM_OUTPUTS, a
 
 
 def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
-    """Return Setup(net, SoftmaxCrossEntropyLoss, trainer.step, ParameterDict); ctx may be a list."""
+    """Return the Gluon Version: the MLP, SoftmaxCrossEntropyLoss, Trainer; ctx may be a list."""
     start = init_params(num_hiddens=config['num_hiddens'], ctx=first(ctx))
     net = gluon_net(num_hiddens=config['num_hiddens'], activation=config['activation'], ctx=ctx)
     return gluon_classifier(net, start, config['lr'], kvstore, dtype)
 
 
 def setup(impl, config, ctx=None, **options):
-    """Return the Setup of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
+    """Return the Version of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
     if impl == 'scratch':
         return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
     return gluon_setup(config, ctx, **options)

@@ -17,7 +17,7 @@ from ..config import Option
 from ..data import ArrayLoader, check_size
 from ..errors import DivergenceError
 from .linear_regression import closed_form, format_table, regression_metrics, squared_loss
-from ..train import fit_versions
+from ..monitor import train_versions
 
 TRUE_W, TRUE_B = [1.2, -3.4, 5.6], 5.0
 NOISE = 0.1
@@ -94,7 +94,7 @@ def load_data(config, ctx=None):
 # ---- scratch and concise (Gluon): linear regression on each case's columns
 
 def setup(impl, config, ctx=None):
-    """Return the Setup of impl for config['case'] (normal if all): linreg + squared_loss + sgd, or
+    """Return the Version of impl for config['case'] (normal if all): linreg + squared_loss + sgd, or
     Dense(1) + L2Loss + Trainer('sgd'), as the book's fit_and_plot."""
     config = case_config(config, 'normal' if config['case'] == 'all' else config['case'])
     if impl == 'scratch':
@@ -104,24 +104,23 @@ def setup(impl, config, ctx=None):
 
 # ---- training
 
-def fit_options(data, loss=None):
-    """Return train()'s options: mean loss on the whole training and test sets after every epoch.
+def evaluate(version, data, loss=None):
+    """Return the mean loss on the whole training and test sets, as fit_and_plot records them.
 
-    The loss is each version's own, or loss (e.g. without a penalty) when given.
+    The loss is the version's own, or loss (e.g. without a penalty) when given.
     """
-    def evaluate(version):
-        net, measure = version.net, loss or version.loss
-
-        def losses():
-            return {'loss': float(measure(net(data.features), data.labels).mean().asscalar()),
-                    'test_loss': float(measure(net(data.test_features), data.test_labels).mean()
-                                       .asscalar())}
-        return losses
-    return {'evaluate': evaluate}
+    net, measure = version.net, loss or version.loss
+    return {'loss': float(measure(net(data.features), data.labels).mean().asscalar()),
+            'test_loss': float(measure(net(data.test_features), data.test_labels).mean().asscalar())}
 
 
-def fit_cases(setup, cases, ctx=None, on_epoch=None, fit_options=fit_options):
-    """Train the versions of every case; return {'<case> <impl>': (Setup, history)}.
+def train(version, data, config, monitor=None):
+    """Train a version with linear regression's loop, measuring evaluate() after each epoch."""
+    return linear_regression.train(version, data, config, monitor, evaluate)
+
+
+def fit_cases(setup, train, cases, ctx=None, on_epoch=None):
+    """Train the versions of every case; return {'<case> <impl>': (Version, history)}.
 
     cases maps a name to (config, data); each case runs fit_versions, so its
     versions start alike and see the same batches.  on_epoch gets the run
@@ -132,8 +131,7 @@ def fit_cases(setup, cases, ctx=None, on_epoch=None, fit_options=fit_options):
         callback = None if on_epoch is None else (
             lambda impl, record, version, name=name: on_epoch('%s %s' % (name, impl), record, version))
         try:
-            versions = fit_versions(setup, config, data.train_iter, ctx, on_epoch=callback,
-                                    **fit_options(data))
+            versions = train_versions(setup, train, config, data, ctx, on_epoch=callback)
         except DivergenceError as e:
             e.impl = '%s %s' % (name, e.impl)  # the run that diverged, as on_epoch names it
             raise
@@ -173,8 +171,8 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     is not used: a resumed run starts again.
     """
     data = data or load_data(config, ctx)
-    trained = fit_cases(setup, {case: (case_config(config, case), case_data)
-                                for case, case_data in data.cases.items()}, ctx, on_epoch)
+    trained = fit_cases(setup, train, {case: (case_config(config, case), case_data)
+                                       for case, case_data in data.cases.items()}, ctx, on_epoch)
     metrics = case_metrics(trained, data.cases,
                            lambda case, case_data: closed_form(case_data.features, case_data.labels),
                            'least squares (lstsq)')

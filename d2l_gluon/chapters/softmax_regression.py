@@ -17,7 +17,10 @@ from mxnet.gluon import nn
 from ..config import Option
 from ..data import load_fashion_mnist
 from ..params import copy_to_gluon
-from ..train import Setup, evaluate_accuracy, fit_versions, sgd
+from .. import d2l
+from ..config import step_batch
+from ..monitor import train_versions
+from . import Version
 
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
@@ -105,10 +108,9 @@ def scratch_net(params):
 
 
 def scratch_setup(config, ctx=None, dtype='float32'):
-    """Return Setup(net, cross_entropy, sgd, [W, b]) of the scratch version."""
+    """Return the scratch Version: softmax_regression on [W, b], cross_entropy, sgd with config['lr']."""
     params = cast(init_params(ctx=ctx), dtype)
-    return Setup(scratch_net(params), cross_entropy,
-                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
+    return Version('scratch', scratch_net(params), cross_entropy, params, lr=config['lr'])
 
 
 def cast(params, dtype):
@@ -140,7 +142,7 @@ def gluon_loss():
 
 
 def gluon_classifier(net, start, lr, kvstore='device', dtype='float32'):
-    """Return the Setup of a Gluon classifier: net set to the scratch draw start, loss and Trainer.
+    """Return the Version of a Gluon classifier: net set to the scratch draw start, loss and Trainer.
 
     net is initialised with init.Normal(0.01) as the book does, then given
     the values the scratch version draws from the same random state, so the
@@ -155,7 +157,7 @@ def gluon_classifier(net, start, lr, kvstore='device', dtype='float32'):
     # parameters together takes twice as long as four separate updates on CPU
     optimizer.aggregate_num = 1
     trainer = gluon.Trainer(net.collect_params(), optimizer, kvstore=kvstore)
-    return Setup(net, gluon_loss(), trainer.step, net.collect_params())
+    return Version('gluon', net, gluon_loss(), net.collect_params(), trainer=trainer)
 
 
 def first(ctx):
@@ -164,25 +166,25 @@ def first(ctx):
 
 
 def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
-    """Return Setup(net, SoftmaxCrossEntropyLoss, trainer.step, ParameterDict); ctx may be a list."""
+    """Return the Gluon Version: Dense(10), SoftmaxCrossEntropyLoss, Trainer; ctx may be a list."""
     start = init_params(ctx=first(ctx))
     return gluon_classifier(gluon_net(ctx=ctx), start, config['lr'], kvstore, dtype)
 
 
 def setup(impl, config, ctx=None, **options):
-    """Return the Setup of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
+    """Return the Version of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
     if impl == 'scratch':
         return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
     return gluon_setup(config, ctx, **options)
 
 
-# ---- training (book 3.6.6, train_ch3)
+# ---- training (book 3.6.6)
 
-def fit_options(data):
-    """Return train()'s options: training accuracy, and test accuracy after every epoch."""
-    def evaluate(version):
-        return lambda: {'test_acc': evaluate_accuracy(version.net, data.test_iter)}
-    return {'evaluate': evaluate, 'with_accuracy': True}
+def train(version, data, config, monitor=None):
+    """Train a version with the book's train_ch3; return its epoch records."""
+    return d2l.train_ch3(version.net, data.train_iter, data.test_iter, version.loss,
+                         config['num_epochs'], step_batch(config), version.params, version.lr,
+                         version.trainer, monitor)
 
 
 def fit(config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
@@ -198,14 +200,15 @@ def fit_classifier(setup, config, ctx=None, on_epoch=None, restore=None, data=No
     several devices.  Without it everything runs on ctx.
     """
     data = data or load_data(config, first(ctx))
-    split = None
     if devices is not None:
         data = data._replace(train_iter=devices.shard(data.train_iter))
-        setup, split = devices.wrap(setup), devices.split
+        setup, train_version = devices.wrap(setup), devices.train
         # a worker's steps divide by its share of the configured batch of all workers together
         config = dict(config, batch_size=config['batch_size'] // devices.num_workers)
-    trained = fit_versions(setup, config, data.train_iter, ctx, on_epoch=on_epoch,
-                           restore=restore, split=split, **fit_options(data))
+    else:
+        train_version = train
+    trained = train_versions(setup, train_version, config, data, ctx, on_epoch=on_epoch,
+                             restore=restore)
     metrics = {'runs': {impl: {'epochs': history} for impl, (_, history) in trained.items()}}
     if len(trained) == 2:
         finals = [history[-1]['test_acc'] for _, history in trained.values()]

@@ -25,9 +25,9 @@ from ..config import Option
 from ..data import ArrayLoader, check_size, synthetic_data
 from ..errors import D2LError
 from .linear_regression import closed_form, squared_loss
+from . import model_selection
 from .model_selection import Data, case_metrics, fit_cases
-from .model_selection import fit_options as loss_options
-from ..train import Setup, sgd
+from . import Step, Version
 
 OPTIONS = {
     'num_epochs': Option(100, 'count', 'passes over the training set'),
@@ -80,21 +80,21 @@ def l2_penalty(w):
 
 
 def scratch_setup(config, ctx=None):
-    """Return Setup(linreg, squared_loss + λ l2_penalty(w) per example, sgd, [w, b]), w ~ N(0, 1)."""
+    """Return the scratch Version: linreg, squared_loss + λ l2_penalty(w) per example, sgd; w ~ N(0, 1)."""
     lambd = config['lambd'][0]
     params = linear_regression.init_params(config['num_inputs'], ctx, std=1.0)
     w, b = params
 
     def loss(y_hat, y):
         return squared_loss(y_hat, y) + lambd * l2_penalty(w)
-    return Setup(lambda X: linear_regression.linreg(X, w, b), loss,
-                 lambda batch_size: sgd(params, config['lr'], batch_size), params)
+    return Version('scratch', lambda X: linear_regression.linreg(X, w, b), loss, params,
+                   lr=config['lr'])
 
 
 # ---- concise (Gluon)
 
 def gluon_setup(config, ctx=None):
-    """Return Setup(Dense(1), L2Loss, both Trainers' steps, ParameterDict); wd = λ on the weight only."""
+    """Return the Gluon Version: Dense(1), L2Loss, a step of both Trainers; wd = λ on the weight only."""
     net = linear_regression.gluon_net(config['num_inputs'], ctx, std=1.0)
     lr = config['lr']
     # wd adds wd * weight to the gradient divided by the batch size: the gradient of λ/2 ||w||²
@@ -105,28 +105,26 @@ def gluon_setup(config, ctx=None):
     def updater(batch_size):
         trainer_w.step(batch_size)
         trainer_b.step(batch_size)
-    return Setup(net, gluon.loss.L2Loss(), updater, net.collect_params())
+    return Version('gluon', net, gluon.loss.L2Loss(), net.collect_params(), trainer=Step(updater))
 
 
 def setup(impl, config, ctx=None):
-    """Return the Setup of impl ('scratch' or 'gluon') with the penalty config['lambd'][0]."""
+    """Return the Version of impl ('scratch' or 'gluon') with the penalty config['lambd'][0]."""
     return (scratch_setup if impl == 'scratch' else gluon_setup)(config, ctx)
 
 
 # ---- training
 
-def fit_options(data):
-    """Return train()'s options: training and test squared loss (without the penalty) and ||w||."""
-    losses = loss_options(data, loss=squared_loss)['evaluate']
+def evaluate(version, data):
+    """Return the training and test squared loss (without the penalty) and ||w|| after an epoch."""
+    w = linear_regression.fitted_params(version)[0]
+    return dict(model_selection.evaluate(version, data, loss=squared_loss),
+                w_norm=float(np.linalg.norm(w)))
 
-    def evaluate(version):
-        measure = losses(version)
 
-        def record():
-            w = linear_regression.fitted_params(version)[0]
-            return dict(measure(), w_norm=float(np.linalg.norm(w)))
-        return record
-    return {'evaluate': evaluate}
+def train(version, data, config, monitor=None):
+    """Train a version with linear regression's loop, measuring evaluate() after each epoch."""
+    return linear_regression.train(version, data, config, monitor, evaluate)
 
 
 def ridge(features, labels, lambd):
@@ -156,8 +154,8 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     """
     data = data or load_data(config, ctx)
     lambdas = {case_name(lambd): lambd for lambd in penalties(config)}
-    trained = fit_cases(setup, {case: (dict(config, lambd=[lambd]), data.cases[case])
-                                for case, lambd in lambdas.items()}, ctx, on_epoch, fit_options)
+    trained = fit_cases(setup, train, {case: (dict(config, lambd=[lambd]), data.cases[case])
+                                       for case, lambd in lambdas.items()}, ctx, on_epoch)
     metrics = case_metrics(trained, data.cases,
                            lambda case, d: ridge(d.features, d.labels, lambdas[case]),
                            'ridge (closed form): mean squared loss + λ/2 ||w||²')
