@@ -16,11 +16,11 @@ from mxnet import nd
 
 from . import config as settings
 from . import distributed, plot, report, runs
+from .chapters import MODULES as CHAPTERS
+from .chapters import chapter as find_chapter
 from .distributed import KVSTORES
 from .errors import D2LError, DivergenceError
 from .files import default_out_dir, prepare_out_dir, write_json
-
-CHAPTERS = settings.CHAPTERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,17 +85,17 @@ def _add_folder_options(parser, default_folder):
 
 
 def _add_chapter(sub, name):
-    chapter = settings.chapter_module(name)
-    title = chapter.__doc__.split('\n')[0]
+    chapter = find_chapter(name)
+    title = chapter.title
     p = _command(sub, name, run_chapter, title[0].lower() + title[1:], title)
-    for option_name, option in dict(settings.COMMON, **chapter.OPTIONS).items():
+    for option_name, option in dict(settings.COMMON, **chapter.options).items():
         _add_option(p, option_name, option)
-    if hasattr(chapter, 'PRESETS'):
-        p.add_argument('--preset', choices=sorted(chapter.PRESETS), help='start from a configuration '
+    if chapter.presets:
+        p.add_argument('--preset', choices=sorted(chapter.presets), help='start from a configuration '
                        'of the course notes: %s; options given as well override it' % '; '.join(
                            '%s: %s' % (k, ', '.join('%s %s' % i for i in v.items()) or "the book's")
-                           for k, v in chapter.PRESETS.items()))
-    parallel = getattr(chapter, 'DATA_PARALLEL', False)
+                           for k, v in chapter.presets.items()))
+    parallel = chapter.data_parallel
     p.add_argument('--ctx', type=_type('ctx'), default='cpu',
                    help='device, e.g. cpu or gpu(0)' + ('; a list for --kvstore' if parallel else ''))
     _add_folder_options(p, 'runs/%s-<timestamp>' % name)
@@ -107,31 +107,31 @@ def _add_chapter(sub, name):
 
 def chapter_config(args):
     """Return (config, contexts, kvstore) of a chapter command, or of the run it resumes."""
-    chapter = settings.chapter_module(args.command)
+    chapter = find_chapter(args.command)
     if not args.resume:
-        names = set(settings.COMMON) | set(chapter.OPTIONS)
-        config = settings.make_config(chapter.OPTIONS, **{k: v for k, v in vars(args).items()
+        names = set(settings.COMMON) | set(chapter.options)
+        config = settings.make_config(chapter.options, **{k: v for k, v in vars(args).items()
                                                           if k in names})
-        return settings.complete(chapter, config), args.ctx, getattr(args, 'kvstore', None)
+        return chapter.complete(config), args.ctx, getattr(args, 'kvstore', None)
     config, ctx, kvstore = runs.resumed_config(args.resume, args.command)
     return config, settings.parse_devices(','.join(ctx)), kvstore
 
 
 def run_chapter(args, progress=None):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
-    name, chapter = args.command, settings.chapter_module(args.command)
+    name, chapter = args.command, find_chapter(args.command)
     config, contexts, kvstore = chapter_config(args)
     args.out = args.resume or args.out or default_out_dir(name)
     devices, args.out = distributed.setup(contexts, kvstore, config, args.out, name, bool(args.resume),
-                                          getattr(chapter, 'DATA_PARALLEL', False))
+                                          chapter.data_parallel)
     recorded = dict(config, ctx=[str(c) for c in contexts], **({'kvstore': kvstore} if devices else {}))
     progress = progress or runs.Progress()
     # the data first: a missing data set must not leave an empty run folder behind
     data = chapter.load_data(config, contexts[0])
-    model = ({'chapter': name, 'files': runs.MODEL_FILES, **{k: config[k] for k in chapter.MODEL_KEYS}}
-             if hasattr(chapter, 'MODEL_KEYS') else None)  # model.json: what predict needs
+    model = ({'chapter': name, 'files': runs.MODEL_FILES, **{k: config[k] for k in chapter.model_keys}}
+             if chapter.model_keys is not None else None)  # model.json: what predict needs
     with runs.Run(args.out, name, recorded, resume=bool(args.resume), overwrite=args.overwrite,
-                  checkpoints=chapter.CHECKPOINTS, every=config.get('print_every') or 1,
+                  checkpoints=chapter.checkpoints, every=config.get('print_every') or 1,
                   model=model) as run:
         def on_epoch(impl, record, version):
             if devices and devices.kv is not None and record['epoch'] == 1:
@@ -152,7 +152,7 @@ def run_chapter(args, progress=None):
             run.finished(impl, version)
         for line in chapter.summary(config, result['metrics']):
             print(line)
-        plot.chapter_figures(name, config, result, args.out)
+        chapter.figures(config, result, args.out)
         run.finish(result['metrics'])
     print('results in %s' % args.out)
     return 0
@@ -191,8 +191,8 @@ def _add_predict(sub):
 
 
 def run_predict(args):
-    from .data import TEXT_LABELS, images_to_classify
     from .chapters.softmax_regression import predict
+    from .data import TEXT_LABELS, images_to_classify
     if bool(args.images) == bool(args.from_test):
         raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
     if len(args.ctx) > 1:
@@ -226,8 +226,8 @@ def _add_compare(sub):
 
 
 def _trained():
-    """Return the chapters that train (the ones compare and sweep take): those with COMPARE."""
-    return sorted(c for c in CHAPTERS if hasattr(settings.chapter_module(c), 'COMPARE'))
+    """Return the chapters that train (the ones compare and sweep take): those with a compare record."""
+    return sorted(c for c in CHAPTERS if find_chapter(c).compare is not None)
 
 
 def _differ(message):
@@ -237,7 +237,7 @@ def _differ(message):
 
 def run_compare(args):
     from .compare import compare, compare_config, format_comparison
-    chapter = settings.chapter_module(args.chapter)
+    chapter = find_chapter(args.chapter)
     config = compare_config(chapter, num_epochs=args.num_epochs, seed=args.seed, data_dir=args.data_dir)
     result = compare(chapter, config, perturb=args.perturb)
     if 'diverged' in result:
@@ -272,7 +272,7 @@ def _add_sweep(sub):
 
 def run_sweep(args):
     from . import sweep
-    chapter = settings.chapter_module(args.chapter)
+    chapter = find_chapter(args.chapter)
     plan = sweep.plan(chapter, args.settings)
     varied = sorted(plan['values'])
     configs = sweep.grid(chapter, plan['fixed'], plan['values'], plan['seeds'])
@@ -375,9 +375,9 @@ def run_all(args):
     with runs.FolderLock(prepare_out_dir(out)):
         seed = runs.start_all(out, args.seed, names, args.resume, args.overwrite)
         todo = _all_plan(args, out, names, seed)
-        # each chapter's EPOCH_SECONDS is a rough guess that the estimate rescales by the speed seen
-        progress = runs.Progress({a.command: (getattr(settings.chapter_module(a.command),
-                                                      'EPOCH_SECONDS', 0.1), _epochs(a)) for a in todo})
+        # each chapter's epoch_seconds is a rough guess that the estimate rescales by the speed seen
+        progress = runs.Progress({a.command: (find_chapter(a.command).epoch_seconds, _epochs(a))
+                                  for a in todo})
         start = time.perf_counter()
         for chapter_args in todo:
             print('== %s%s' % (chapter_args.command, progress.status()), flush=True)
@@ -416,7 +416,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if getattr(args, 'preset', None):  # the preset's values become the defaults, and parse again
         parser.commands[args.command].set_defaults(
-            **settings.chapter_module(args.command).PRESETS[args.preset])
+            **find_chapter(args.command).presets[args.preset])
         args = parser.parse_args(argv)
     try:
         code = args.run(args)

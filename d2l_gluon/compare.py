@@ -1,10 +1,9 @@
 """Scratch against Gluon from one start: the same initial parameters and batches, for any chapter.
 
 Every chapter module offers the same pieces (load_data, setup, train
-and COMPARE, its tolerance and dtype); nothing here knows a chapter.
+and its compare record: tolerance and dtype); nothing here knows a chapter.
 """
 from . import seed
-from .config import complete
 from .data import ArrayLoader
 from .errors import DivergenceError
 from .monitor import train_versions
@@ -28,18 +27,18 @@ def _cast(data, dtype):
 
 
 def compare_config(chapter, **changes):
-    """Return the config compare trains a chapter with: its defaults, its COMPARE changes, changes.
+    """Return the config compare trains a chapter with: its defaults, its compare changes, changes.
 
     Changes that are None, or name options the chapter does not have, are left out.
     """
     from .config import COMMON, make_config
     given = {k: v for k, v in changes.items()
-             if v is not None and (k in chapter.OPTIONS or k in COMMON)}
-    return make_config(chapter.OPTIONS, **dict(chapter.COMPARE.get('changes', {}), **given))
+             if v is not None and (k in chapter.options or k in COMMON)}
+    return make_config(chapter.options, **dict(chapter.compare.changes, **given))
 
 
 def compare(chapter, config, ctx=None, perturb=0.0):
-    """Train both versions of chapter (a chapter module) from one start; return their differences.
+    """Train both versions of chapter (a Chapter record) from one start; return their differences.
 
     The Gluon net gets the scratch version's initial values (plus perturb on
     its first bias, to see a comparison fail).  Returns {'epochs': [(epoch,
@@ -48,8 +47,8 @@ def compare(chapter, config, ctx=None, perturb=0.0):
     'param_diff', 'tolerance', 'dtype'}, or {'diverged': {'impl', 'epoch',
     'batch'}, ...} when a version's training diverged.
     """
-    config = complete(chapter, dict(config, impl='both'))
-    dtype = chapter.COMPARE['dtype']
+    config = chapter.complete(dict(config, impl='both'))
+    dtype = chapter.compare.dtype
     options = {} if dtype == 'float32' else {'dtype': dtype}
     seed(config['seed'])
     data = _cast(chapter.load_data(config, ctx), dtype)
@@ -71,7 +70,7 @@ def compare(chapter, config, ctx=None, perturb=0.0):
     except DivergenceError as e:
         # one version diverged where the other did not: they differ
         return {'diverged': {'impl': e.impl, 'epoch': e.epoch, 'batch': e.batch},
-                'tolerance': chapter.COMPARE['tolerance'], 'dtype': dtype}
+                'tolerance': chapter.compare.tolerance, 'dtype': dtype}
     (scratch, scratch_history), (gluon, gluon_history) = trained['scratch'], trained['gluon']
     keys = [k for k in ('loss', 'train_acc', 'test_acc') if k in scratch_history[0]]
     # the loss differences are measured against the loss at the end of epoch 1 where the loss has
@@ -83,7 +82,7 @@ def compare(chapter, config, ctx=None, perturb=0.0):
     param_diff = max(relative_difference(p.asnumpy(), q.asnumpy())
                      for p, q in zip(scratch.params, gluon_as_scratch(gluon.net)))
     return {'epochs': epochs, 'loss_diff': max(row['loss'][2] for _, row in epochs),
-            'param_diff': param_diff, 'tolerance': chapter.COMPARE['tolerance'], 'dtype': dtype}
+            'param_diff': param_diff, 'tolerance': chapter.compare.tolerance, 'dtype': dtype}
 
 
 def format_comparison(result, tolerance):

@@ -135,21 +135,3 @@ def step_batch(config):
 def impls(config):
     """Return the versions config['impl'] names, scratch first."""
     return ('scratch', 'gluon') if config['impl'] == 'both' else (config['impl'],)
-
-
-def complete(chapter, config):
-    """Return config with the chapter's derived defaults filled in (its complete(), if any)."""
-    return chapter.complete(config) if hasattr(chapter, 'complete') else config
-
-
-# command -> chapter module, in the book's order
-CHAPTERS = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp': 'mlp',
-            'logreg': 'logistic_regression', 'polyfit': 'model_selection',
-            'weight-decay': 'weight_decay', 'dropout': 'dropout',
-            'initialization': 'initialization'}
-
-
-def chapter_module(name):
-    """Return the module of chapter command name (e.g. 'softmax' -> d2l_gluon.chapters.softmax_regression)."""
-    import importlib
-    return importlib.import_module('.chapters.' + CHAPTERS[name], __package__)

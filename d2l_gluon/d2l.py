@@ -12,7 +12,6 @@ from mxnet import autograd, nd
 from .data import TEXT_LABELS, check_size, load_fashion_mnist
 from .errors import D2LError
 
-
 # ---- linear regression (3.2)
 
 def synthetic_data(w, b, num_examples, noise=0.01, ctx=None):

@@ -1,5 +1,4 @@
 """Figures, saved as PNG files.  The only module that imports matplotlib (Agg, headless)."""
-import os
 
 import matplotlib
 import numpy as np
@@ -97,7 +96,7 @@ def decision_boundaries(X, y, boundaries, path):
     save(fig, path)
 
 
-# ---- each chapter's figures, from the result of its fit()
+# ---- a chapter's figures
 
 def run_curves(runs, path, panels=(('loss', ('loss',)),)):
     """Save per-epoch curves of every version; panels is a list of (ylabel, record keys)."""
@@ -111,96 +110,6 @@ def run_curves(runs, path, panels=(('loss', ('loss',)),)):
                 series[name] = ([e['epoch'] for e in epochs], [e[key] for e in epochs])
         figure.append((ylabel, series))
     curves(figure, path)
-
-
-def linreg_figures(config, result, folder):
-    """Save data.png (the last feature against the label) and loss.png."""
-    data = result['data']
-    X, y = data.features.asnumpy(), data.labels.asnumpy()
-    scatter(X[:, -1], y, os.path.join(folder, 'data.png'), 'feature %d' % (X.shape[1] - 1),
-            'label', 'synthetic data')
-    run_curves(result['metrics']['runs'], os.path.join(folder, 'loss.png'),
-               [('loss on the training set', ('loss',))])
-
-
-def classifier_figures(config, result, folder):
-    """Save curves.png, predictions.png (20 test images) and the chapter's own figure."""
-    from mxnet import nd
-
-    from .data import get_fashion_mnist_labels, read_fashion_mnist, to_tensor
-    from .chapters.softmax_regression import predict
-    run_curves(result['metrics']['runs'], os.path.join(folder, 'curves.png'),
-               [('loss', ('loss',)), ('accuracy', ('train_acc', 'test_acc'))])
-    test_images, test_labels = read_fashion_mnist(config['data_dir'])[2:]
-    trained = result['trained']
-    X = nd.array(to_tensor(test_images[:20]), ctx=_device(next(iter(trained.values()))[0]))
-    titles = get_fashion_mnist_labels(test_labels[:20])
-    for impl, (version, _) in trained.items():
-        predicted = get_fashion_mnist_labels(predict(version.net, X).argmax(axis=1))
-        titles = ['%s\n%s: %s' % (t, impl[0].upper(), p) for t, p in zip(titles, predicted)]
-    image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'))
-
-
-def _device(version):
-    """Return the (first) device a trained version's parameters live on."""
-    if version.scratch:
-        return version.params[0].context
-    return next(iter(version.params.values())).list_ctx()[0]
-
-
-def softmax_figures(config, result, folder):
-    """Save the classifier figures and weights.png: each class's learned weights as a 28x28 image."""
-    from .data import TEXT_LABELS
-    from .params import gluon_as_scratch
-    classifier_figures(config, result, folder)
-    images, titles = [], []
-    for impl, (version, _) in result['trained'].items():
-        params = version.params if impl == 'scratch' else gluon_as_scratch(version.net)
-        images += list(params[0].asnumpy().T.reshape(-1, 28, 28))
-        titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]
-    image_grid(images, titles, os.path.join(folder, 'weights.png'), cmap='RdBu_r', symmetric=True)
-
-
-def mlp_figures(config, result, folder):
-    """Save the classifier figures and activations.png: ReLU, sigmoid, tanh and their derivatives."""
-    from .chapters.mlp import ACTIVATIONS, value_and_gradient
-    classifier_figures(config, result, folder)
-    x = np.linspace(-8, 8, 321)
-    activations({name: value_and_gradient(f, x) for name, f in ACTIVATIONS.items()},
-                os.path.join(folder, 'activations.png'))
-
-
-def logreg_figures(config, result, folder):
-    """Save loss.png and probability.png (hours) or boundaries.png (blobs)."""
-    from mxnet import nd
-
-    from .chapters.logistic_regression import probability
-    data, runs = result['data'], result['metrics']['runs']
-    X, y = data.features.asnumpy(), data.labels.asnumpy().ravel()
-    accuracy_keys = ('train_acc',) if data.test_set is None else ('train_acc', 'test_acc')
-    run_curves(runs, os.path.join(folder, 'loss.png'),
-               [('loss on the training set', ('loss',)), ('accuracy', accuracy_keys)])
-    if data.test_set is None:
-        hours = np.linspace(0, 10, 201, dtype=np.float32)
-        grid = nd.array(hours.reshape(-1, 1), ctx=data.features.context)
-        probability_curves(hours, {impl: probability(version, grid)
-                                   for impl, (version, _) in result['trained'].items()},
-                           (X.ravel(), y), os.path.join(folder, 'probability.png'))
-        return
-    boundaries = {impl: (run['params']['w'], run['params']['b'][0]) for impl, run in runs.items()}
-    reference = result['metrics']['reference']
-    if reference['converged']:
-        boundaries['newton'] = (reference['w'], reference['b'][0])
-    decision_boundaries(X, y, boundaries, os.path.join(folder, 'boundaries.png'))
-
-
-FIGURES = {'linreg': linreg_figures, 'softmax': softmax_figures, 'mlp': mlp_figures,
-           'logreg': logreg_figures}
-
-
-def chapter_figures(chapter, config, result, folder):
-    """Save the figures of a chapter's fit() result into folder."""
-    FIGURES[chapter](config, result, folder)
 
 
 # ---- walk-through figures
@@ -254,15 +163,6 @@ def case_loss_curves(runs, cases, path, keys=(('loss', 'train'), ('test_loss', '
     save(fig, path)
 
 
-def polyfit_figures(config, result, folder):
-    """Save loss.png: training and test loss of each case (normal, underfit, overfit), log scale."""
-    case_loss_curves(result['metrics']['runs'], list(result['data'].cases),
-                     os.path.join(folder, 'loss.png'))
-
-
-FIGURES['polyfit'] = polyfit_figures
-
-
 # ---- sweeps
 
 def sweep_curves(results, varied, path):
@@ -296,28 +196,14 @@ def sweep_curves(results, varied, path):
     save(fig, path)
 
 
-def weight_decay_figures(config, result, folder):
-    """Save loss.png (training and test loss per λ, log scale) and norm.png (||w|| per epoch)."""
-    runs = result['metrics']['runs']
-    case_loss_curves(runs, list(result['data'].cases), os.path.join(folder, 'loss.png'))
-    run_curves(runs, os.path.join(folder, 'norm.png'), [('||w||', ('w_norm',))])
-
-
-FIGURES['weight-decay'] = weight_decay_figures
-
-
-FIGURES['dropout'] = classifier_figures  # the MLP's curves and predictions, without activations
-
-
 # ---- numerical stability and initialization
 
-def initialization_figures(config, result, folder):
-    """Save initialization.png: sigmoid and σ', ||dl/dW|| per layer and init, the product's norm.
+def initialization(runs, product_norms, gradient_title, path):
+    """Save three panels: sigmoid and σ' per version, ||dl/dW|| per layer and init, a product's norm.
 
+    runs: {impl: {'sigmoid': {'x', 'y', 'grad'}, 'grad_norms': {init: [norm per layer]}}}.
     The two right panels are log scale; gluon is drawn dashed over scratch.
     """
-    metrics = result['metrics']
-    runs = metrics['runs']
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     for impl, run in runs.items():
         style = '-' if impl == 'scratch' else '--'
@@ -329,18 +215,12 @@ def initialization_figures(config, result, folder):
             axes[1].semilogy(layers, layer_norms, style, color='C%d' % k,
                              marker='o' if impl == 'scratch' else 'x', label='%s %s' % (name, impl))
     axes[0].set(xlabel='x', title='sigmoid and its gradient')
-    axes[1].set(xlabel='layer', ylabel='||dl/dW||',
-                title='gradient per layer at initialisation (%s, %d x %d)'
-                      % (config['activation'], config['num_layers'], config['num_hiddens']))
-    norms = metrics['product']['norms']
-    axes[2].semilogy(np.arange(len(norms)), norms)
+    axes[1].set(xlabel='layer', ylabel='||dl/dW||', title=gradient_title)
+    axes[2].semilogy(np.arange(len(product_norms)), product_norms)
     axes[2].set(xlabel='matrices multiplied', ylabel='||M|| (Frobenius)',
                 title='product of random 4x4 N(0, 1) matrices')
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=7, loc='center right')
-    save(fig, os.path.join(folder, 'initialization.png'))
-
-
-FIGURES['initialization'] = initialization_figures
+    save(fig, path)

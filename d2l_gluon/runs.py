@@ -49,7 +49,8 @@ def read_metrics(folder, chapter=None):
 
 def resumed_config(folder, chapter):
     """Return (config, device names, kvstore) of the chapter run in folder, checked as new ones are."""
-    from .config import chapter_module, complete, make_config
+    from .chapters import chapter as find_chapter
+    from .config import make_config
     from .distributed import KVSTORES
     earlier = read_metrics(folder, chapter)
     saved = dict(earlier['config'])
@@ -57,12 +58,12 @@ def resumed_config(folder, chapter):
     if not (isinstance(ctx, list) and ctx and all(isinstance(c, str) for c in ctx)) \
             or kvstore not in (None,) + KVSTORES:
         raise D2LError('%s/metrics.json has a damaged ctx or kvstore; start a fresh run' % folder)
-    module = chapter_module(chapter)
+    module = find_chapter(chapter)
     try:
-        config = make_config(module.OPTIONS, **saved)
+        config = make_config(module.options, **saved)
     except D2LError as e:
         raise D2LError('%s/metrics.json: %s; start a fresh run' % (folder, e)) from None
-    return complete(module, config), ctx, kvstore
+    return module.complete(config), ctx, kvstore
 
 
 def refuse_other_runs(folder, kind):
@@ -325,15 +326,16 @@ def load_model(path, ctx=None):
     parameter files (scratch.params, gluon.params); model.json beside it names
     the chapter and its sizes.
     """
-    from .config import chapter_module, make_config
+    from .chapters import chapter as find_chapter
+    from .config import make_config
     folder, name = (path, None) if os.path.isdir(path) else os.path.split(path)
     if not os.path.exists(path):
         raise D2LError('no model at %s; pass a classification run folder or its .params file' % path)
     try:
         with open(os.path.join(folder or '.', 'model.json')) as f:
             description = json.load(f)
-        chapter = chapter_module(description['chapter'])
-        config = make_config(chapter.OPTIONS, lr=1.0, **{k: description[k] for k in chapter.MODEL_KEYS})
+        chapter = find_chapter(description['chapter'])
+        config = make_config(chapter.options, lr=1.0, **{k: description[k] for k in chapter.model_keys})
     except (OSError, ValueError, KeyError, TypeError, AttributeError, D2LError):
         raise D2LError('%s is not in the run folder of a softmax or mlp run (no readable model.json '
                        'beside it); pass such a folder or its .params file' % path) from None

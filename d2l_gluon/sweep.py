@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from .config import chapter_module, complete, impls, make_config
+from .chapters import chapter as find_chapter
+from .config import impls, make_config
 from .errors import D2LError, DivergenceError
 
 SCALAR_KINDS = ('count', 'natural', 'units', 'positive', 'nonnegative', 'probability', 'number')
@@ -20,7 +21,7 @@ SCALAR_KINDS = ('count', 'natural', 'units', 'positive', 'nonnegative', 'probabi
 
 def sweepable(chapter):
     """Return the names of a chapter's numeric options, the ones a sweep may vary."""
-    return sorted(name for name, option in chapter.OPTIONS.items() if option.kind in SCALAR_KINDS)
+    return sorted(name for name, option in chapter.options.items() if option.kind in SCALAR_KINDS)
 
 
 def grid(chapter, fixed, values, seeds):
@@ -34,7 +35,7 @@ def grid(chapter, fixed, values, seeds):
     for combination in itertools.product(*(values[name] for name in names)):
         for seed in seeds:
             changes = dict(fixed, seed=seed, **dict(zip(names, combination)))
-            configs.append(complete(chapter, make_config(chapter.OPTIONS, **changes)))
+            configs.append(chapter.complete(make_config(chapter.options, **changes)))
     return configs
 
 
@@ -43,7 +44,7 @@ def run_one(chapter_name, config):
 
     Each version trains on its own, so one that diverges does not stop the other.
     """
-    chapter = chapter_module(chapter_name)
+    chapter = find_chapter(chapter_name)
     runs, diverged = {}, {}
 
     def record(impl, epoch_record, version):
@@ -134,7 +135,7 @@ def plan(chapter, tokens):
     'processes', 'out', 'overwrite'}; an option given one value is fixed.
     """
     from .config import COMMON, parse
-    options = dict(COMMON, **chapter.OPTIONS)
+    options = dict(COMMON, **chapter.options)
     result = {'values': {}, 'fixed': {}, 'seeds': [0], 'out': None, 'overwrite': False,
               'processes': max(1, min(2, multiprocessing.cpu_count()))}
     tokens = list(tokens)

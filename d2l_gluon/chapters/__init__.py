@@ -1,13 +1,71 @@
 """The book's chapters, one module each, in the book's order.
 
-Each module reads top to bottom like its section: data, the scratch model
-and loss, the training, "# ---- concise (Gluon)", the Gluon twin, the
-independent reference and the chapter's figures.
+Each module reads top to bottom like its section: its defaults, the data,
+the scratch model and loss, the training, "# ---- concise (Gluon)", the
+Gluon twin, the independent reference and the chapter's figures.  It ends
+with ``CHAPTER = Chapter(...)``: what the command line and the tooling need
+to know of it.  ``chapter(name)`` returns that record.
 """
 import dataclasses
+import importlib
 from typing import Any, Callable, Optional
 
 from .. import d2l
+
+# command -> module, in the book's order
+MODULES = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp': 'mlp',
+           'logreg': 'logistic_regression', 'polyfit': 'model_selection',
+           'weight-decay': 'weight_decay', 'dropout': 'dropout',
+           'initialization': 'initialization'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Compare:
+    """How closely scratch and Gluon agree from one start: a relative tolerance in a dtype.
+
+    changes: settings compare trains with instead of the book's (e.g. the
+    blobs data set, one λ).
+    """
+    tolerance: float
+    dtype: str = 'float32'
+    changes: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    """A chapter as the tooling sees it.
+
+    name is the command; options the book's defaults (config.Option each);
+    load_data(config, ctx), setup(impl, config, ctx), train(version, data,
+    config, monitor), fit(config, ctx, on_epoch, restore, data[, devices])
+    and summary(config, metrics) are the chapter's own functions;
+    figures(config, result, folder) saves its PNGs.  compare is None for a
+    chapter that trains nothing; checkpoints says whether a run is worth
+    resuming epoch by epoch; data_parallel whether its Gluon version trains on
+    several devices; model_keys, for a classifier predict can load, the
+    settings that rebuild its net.
+    """
+    name: str
+    title: str
+    options: dict
+    load_data: Callable
+    setup: Optional[Callable]
+    fit: Callable
+    summary: Callable
+    figures: Callable
+    train: Optional[Callable] = None
+    complete: Callable = dict
+    presets: dict = dataclasses.field(default_factory=dict)
+    compare: Optional[Compare] = None
+    checkpoints: bool = False
+    data_parallel: bool = False
+    model_keys: Optional[tuple] = None
+    epoch_seconds: float = 0.1  # a rough guess of one epoch of one version, for the time left of all
+
+
+def chapter(name):
+    """Return the Chapter record of command name (e.g. 'softmax')."""
+    return importlib.import_module('.' + MODULES[name], __name__).CHAPTER
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,12 +14,11 @@ import numpy as np
 from mxnet import autograd, init, nd
 from mxnet.gluon import nn
 
-from . import softmax_regression
 from ..config import Option
 from ..errors import D2LError
+from . import Chapter, Compare, Version, softmax_regression
 from .mlp import relu
 from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy, first
-from . import Version
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,
@@ -28,12 +27,6 @@ OPTIONS = dict(
     num_hiddens2=Option(256, 'units', 'units of the second hidden layer'),
     drop_prob1=Option(0.2, 'probability', 'dropout probability after the first hidden layer'),
     drop_prob2=Option(0.5, 'probability', 'dropout probability after the second hidden layer'))
-# in float32 rounding differences grow chaotically at lr 0.5 (1e-4 after about 40 batches); in
-# float64, with the same masks, the versions agree to about 1e-13 over an epoch
-COMPARE = {'tolerance': 1e-6, 'dtype': 'float64'}
-CHECKPOINTS = True  # minutes to run: resume from the last finished epoch (with fresh masks)
-EPOCH_SECONDS = 2  # a rough guess of one epoch of one version, for the time left of `all`
-MODEL_KEYS = ('num_hiddens1', 'num_hiddens2', 'drop_prob1', 'drop_prob2')
 load_data = softmax_regression.load_data
 train = softmax_regression.train
 
@@ -146,3 +139,15 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
 
 
 summary = softmax_regression.summary
+
+
+CHAPTER = Chapter(
+    'dropout', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
+    # the MLP's curves and predictions, without the activations
+    softmax_regression.classifier_figures, train,
+    # in float32 rounding differences grow chaotically at lr 0.5 (1e-4 after about 40 batches);
+    # in float64, with the same masks, the versions agree to about 1e-13 over an epoch
+    compare=Compare(1e-6, 'float64'),
+    checkpoints=True,  # minutes to run: resume from the last finished epoch (with fresh masks)
+    model_keys=('num_hiddens1', 'num_hiddens2', 'drop_prob1', 'drop_prob2'),
+    epoch_seconds=2)

@@ -11,14 +11,17 @@ init.Normal and init.Xavier.  ``parity`` gives both nets the same weights
 and compares their gradients.
 """
 import collections
+import os
 
 import numpy as np
 from mxnet import autograd, gluon, init, nd
 from mxnet.gluon import nn
 
+from .. import plot
 from ..config import Option, impls
-from .mlp import ACTIVATIONS, value_and_gradient
 from ..params import copy_to_gluon, dense_layers
+from . import Chapter
+from .mlp import ACTIVATIONS, value_and_gradient
 from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy
 
 OPTIONS = {
@@ -34,8 +37,6 @@ OPTIONS = {
                                      '/usr/share/datasets/fashion-mnist, then download'),
     'num_matrices': Option(100, 'count', 'random 4x4 N(0, 1) matrices multiplied together'),
 }
-CHECKPOINTS = False  # seconds to run and nothing trained: a resumed run starts again
-EPOCH_SECONDS = 0.0  # no epochs: nothing for the time left of `all` to count
 # the initialisations compared, in the book's order
 INITS = ('normal(0.01)', 'normal(1)', 'xavier')
 SIGMOID_POINTS = (-8.0, 0.0, 8.0)
@@ -297,3 +298,19 @@ def summary(config, metrics):
         lines.append('scratch vs Gluon from the same weights, %s: largest relative gradient '
                      'difference %s' % (dtype, ', '.join('%s %.2g' % item for item in differences.items())))
     return lines
+
+
+# ---- figures
+
+def figures(config, result, folder):
+    """Save initialization.png: sigmoid and σ', ||dl/dW|| per layer and init, the product's norm."""
+    metrics = result['metrics']
+    plot.initialization(metrics['runs'], metrics['product']['norms'],
+                        'gradient per layer at initialisation (%s, %d x %d)'
+                        % (config['activation'], config['num_layers'], config['num_hiddens']),
+                        os.path.join(folder, 'initialization.png'))
+
+
+# nothing trains: no epochs for the time left of `all` to count, and a resumed run starts again
+CHAPTER = Chapter('initialization', __doc__.split('\n')[0], OPTIONS, load_data, None, fit,
+                  summary, figures, epoch_seconds=0.0)

@@ -5,19 +5,19 @@ loss and set-up, then "# ---- concise (Gluon)", then ``fit``, which trains
 both, and the closed-form least-squares solution both are checked against.
 """
 import collections
+import os
 
 import numpy as np
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
-from ..config import Option
+from .. import d2l, plot
+from ..config import Option, step_batch
 from ..data import ArrayLoader, synthetic_data
 from ..errors import D2LError
-from ..params import gluon_as_scratch
-from .. import d2l
-from ..config import step_batch
 from ..monitor import train_versions
-from . import Version
+from ..params import gluon_as_scratch
+from . import Chapter, Compare, Version
 
 OPTIONS = {
     'num_epochs': Option(3, 'count', 'passes over the training set'),
@@ -44,10 +44,6 @@ PRESETS = {
     'straight-dope': {'init_std': 1.0, 'loss': 'full', 'step_divisor': 'none', 'lr': 0.001,
                       'num_epochs': 5, 'print_batches': 100},
 }
-# compare: both versions agree to this relative difference
-COMPARE = {'tolerance': 1e-5, 'dtype': 'float32'}
-CHECKPOINTS = False  # seconds to run: a resumed run starts again
-EPOCH_SECONDS = 0.1  # a rough guess of one epoch of one version, for the time left of `all`
 
 Data = collections.namedtuple('Data', 'train_iter features labels')
 
@@ -226,3 +222,19 @@ def closed_form(features, labels):
     A = np.hstack([X, np.ones((X.shape[0], 1))])
     theta = np.linalg.lstsq(A, y, rcond=None)[0]
     return theta[:-1].reshape(-1, 1), theta[-1:]
+
+
+# ---- figures
+
+def figures(config, result, folder):
+    """Save data.png (the last feature against the label) and loss.png."""
+    data = result['data']
+    X, y = data.features.asnumpy(), data.labels.asnumpy()
+    plot.scatter(X[:, -1], y, os.path.join(folder, 'data.png'), 'feature %d' % (X.shape[1] - 1),
+                 'label', 'synthetic data')
+    plot.run_curves(result['metrics']['runs'], os.path.join(folder, 'loss.png'),
+                    [('loss on the training set', ('loss',))])
+
+
+CHAPTER = Chapter('linreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
+                  figures, train, complete, PRESETS, Compare(1e-5), epoch_seconds=0.1)

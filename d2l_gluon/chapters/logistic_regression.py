@@ -9,20 +9,22 @@ log σ(z)), and ``sigmoid(net(X))`` gives the probability of class 1.
 """
 import collections
 import dataclasses
+import os
 
 import numpy as np
 from mxnet import gluon, nd
 
-from . import linear_regression
+from .. import plot
 from ..config import Option
 from ..data import ArrayLoader, check_size, shuffled_indices
 from ..errors import D2LError
-from .linear_regression import format_table, regression_metrics
+from ..monitor import train_versions
+from . import Chapter, Compare, Step, linear_regression
+from .linear_regression import format_table
 from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
+from .linear_regression import regression_metrics
 # the stable sigmoid is the MLP chapter's activation
 from .mlp import sigmoid, sign_and_exp_neg_abs
-from ..monitor import train_versions
-from . import Step
 
 # the defaults depend on --data: the hours set follows the lecture (summed loss, lr 0.01, 1000
 # epochs, the whole set as one batch); the blobs defaults bring SGD within about 0.02 of Newton
@@ -51,9 +53,6 @@ OPTIONS = {
     'mean1': Option(None, 'numbers', 'blobs: mean of class 1 (1,1)'),
     'std': Option(None, 'positive', 'blobs: standard deviation of each class (1)'),
 }
-COMPARE = {'tolerance': 1e-5, 'dtype': 'float32', 'changes': {'data': 'blobs'}}
-CHECKPOINTS = False
-EPOCH_SECONDS = 0.003  # a rough guess of one epoch of one version, for the time left of `all`
 PASS_HOURS = 4.0  # the lecture's question: the probability of passing after 4 hours
 
 Data = collections.namedtuple('Data', 'train_iter features labels test_set')
@@ -295,3 +294,31 @@ def newton(features, labels, max_iter=50, tol=1e-10):
 def sigmoid_np(z):
     """Return σ(z) for a float64 numpy array, without overflow: exp(-log(1 + e^-z))."""
     return np.exp(-np.logaddexp(0, -z))
+
+
+# ---- figures
+
+def figures(config, result, folder):
+    """Save loss.png and probability.png (hours) or boundaries.png (blobs)."""
+    data, runs = result['data'], result['metrics']['runs']
+    X, y = data.features.asnumpy(), data.labels.asnumpy().ravel()
+    accuracy_keys = ('train_acc',) if data.test_set is None else ('train_acc', 'test_acc')
+    plot.run_curves(runs, os.path.join(folder, 'loss.png'),
+                    [('loss on the training set', ('loss',)), ('accuracy', accuracy_keys)])
+    if data.test_set is None:
+        hours = np.linspace(0, 10, 201, dtype=np.float32)
+        grid = nd.array(hours.reshape(-1, 1), ctx=data.features.context)
+        plot.probability_curves(hours, {impl: probability(version, grid)
+                                        for impl, (version, _) in result['trained'].items()},
+                                (X.ravel(), y), os.path.join(folder, 'probability.png'))
+        return
+    boundaries = {impl: (run['params']['w'], run['params']['b'][0]) for impl, run in runs.items()}
+    reference = result['metrics']['reference']
+    if reference['converged']:
+        boundaries['newton'] = (reference['w'], reference['b'][0])
+    plot.decision_boundaries(X, y, boundaries, os.path.join(folder, 'boundaries.png'))
+
+
+CHAPTER = Chapter('logreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
+                  figures, train, complete, compare=Compare(1e-5, changes={'data': 'blobs'}),
+                  epoch_seconds=0.003)

@@ -5,26 +5,23 @@ MLP and its set-up, then "# ---- concise (Gluon)", then ``fit``.  The data,
 the loss (cross_entropy in its log-softmax form) and the training are
 softmax regression's.
 """
+import os
+
+import numpy as np
 from mxnet import autograd, init, nd
 from mxnet.gluon import nn
 
-from . import softmax_regression
+from .. import plot
 from ..config import Option
-from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy,
-                                 fit_classifier, first, gluon_classifier)
-from . import Version
+from . import Chapter, Compare, Version, softmax_regression
+from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy, first,
+                                 fit_classifier, gluon_classifier)
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,
     lr=Option(0.5, 'positive', 'learning rate'),
     num_hiddens=Option(256, 'units', 'hidden units'),
     activation=Option('relu', ('relu', 'sigmoid', 'tanh'), 'activation of the hidden layer'))
-# in float32 a hidden unit whose input lies within rounding of 0 can fall on different sides of the
-# ReLU kink in the two versions, after which they drift apart for no fault of either
-COMPARE = {'tolerance': 1e-4, 'dtype': 'float64'}
-CHECKPOINTS = DATA_PARALLEL = True
-EPOCH_SECONDS = 1.2  # a rough guess of one epoch of one version, for the time left of `all`
-MODEL_KEYS = ('num_hiddens', 'activation')
 load_data = softmax_regression.load_data
 train = softmax_regression.train
 
@@ -147,3 +144,22 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
 
 summary = softmax_regression.summary
 predict = softmax_regression.predict
+
+
+# ---- figures
+
+def figures(config, result, folder):
+    """Save the classifier figures and activations.png: ReLU, sigmoid, tanh and their derivatives."""
+    softmax_regression.classifier_figures(config, result, folder)
+    x = np.linspace(-8, 8, 321)
+    plot.activations({name: value_and_gradient(f, x) for name, f in ACTIVATIONS.items()},
+                     os.path.join(folder, 'activations.png'))
+
+
+CHAPTER = Chapter(
+    'mlp', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary, figures, train,
+    # in float32 a hidden unit whose input lies within rounding of 0 can fall on different sides
+    # of the ReLU kink in the two versions, after which they drift apart for no fault of either
+    compare=Compare(1e-4, 'float64'),
+    checkpoints=True, data_parallel=True, model_keys=('num_hiddens', 'activation'),
+    epoch_seconds=1.2)

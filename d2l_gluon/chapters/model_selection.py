@@ -9,15 +9,17 @@ loss and both set-ups are linear_regression's; each is checked against its
 least-squares solution.
 """
 import collections
+import os
 
 from mxnet import gluon, nd
 
-from . import linear_regression
+from .. import plot
 from ..config import Option
 from ..data import ArrayLoader, check_size
 from ..errors import DivergenceError
-from .linear_regression import closed_form, format_table, regression_metrics, squared_loss
 from ..monitor import train_versions
+from . import Chapter, Compare, linear_regression
+from .linear_regression import closed_form, format_table, regression_metrics, squared_loss
 
 TRUE_W, TRUE_B = [1.2, -3.4, 5.6], 5.0
 NOISE = 0.1
@@ -37,9 +39,6 @@ OPTIONS = {
                    'normal: third-order fit; underfit: linear fit on x; overfit: third-order fit '
                    'on 2 training examples; all: the three, as the book runs them'),
 }
-COMPARE = {'tolerance': 1e-5, 'dtype': 'float32', 'changes': {'case': 'normal'}}
-CHECKPOINTS = False  # seconds to run: a resumed run starts again
-EPOCH_SECONDS = 0.02  # a rough guess of one epoch of one version, for the time left of `all`
 
 # one case's data; load_data's result also carries every case asked for in ``cases``
 Data = collections.namedtuple('Data', 'train_iter features labels test_features test_labels cases')
@@ -198,3 +197,16 @@ def summary(config, metrics):
     if 'max_abs_diff' in metrics:
         lines.append('largest |scratch - gluon| parameter difference: %.3g' % metrics['max_abs_diff'])
     return lines
+
+
+# ---- figures
+
+def figures(config, result, folder):
+    """Save loss.png: training and test loss of each case (normal, underfit, overfit), log scale."""
+    plot.case_loss_curves(result['metrics']['runs'], list(result['data'].cases),
+                          os.path.join(folder, 'loss.png'))
+
+
+CHAPTER = Chapter('polyfit', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
+                  figures, train, compare=Compare(1e-5, changes={'case': 'normal'}),
+                  epoch_seconds=0.02)

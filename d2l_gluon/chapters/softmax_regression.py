@@ -8,19 +8,19 @@ finite however large the logits grow.  ``softmax(net(X))`` gives the book's
 probabilities.  The multilayer perceptron reuses everything here but the model.
 """
 import collections
+import os
 
 import mxnet as mx
 import numpy as np
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
-from ..config import Option
-from ..data import load_fashion_mnist
-from ..params import copy_to_gluon
-from .. import d2l
-from ..config import step_batch
+from .. import d2l, plot
+from ..config import Option, step_batch
+from ..data import TEXT_LABELS, load_fashion_mnist, read_fashion_mnist, to_tensor
 from ..monitor import train_versions
-from . import Version
+from ..params import copy_to_gluon, gluon_as_scratch
+from . import Chapter, Compare, Version
 
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
@@ -36,11 +36,6 @@ OPTIONS = {
                      'gluon DataLoader, as the book teaches'),
     'num_workers': Option(0, 'natural', 'worker processes of the book loader'),
 }
-COMPARE = {'tolerance': 1e-4, 'dtype': 'float32'}
-CHECKPOINTS = True  # minutes to run: resume from the last finished epoch
-EPOCH_SECONDS = 0.4  # a rough guess of one epoch of one version, for the time left of `all`
-DATA_PARALLEL = True  # the Gluon version trains on several devices or processes
-MODEL_KEYS = ()  # model.json: what predict needs to rebuild the net
 
 Data = collections.namedtuple('Data', 'train_iter test_iter')
 
@@ -232,3 +227,48 @@ def summary(config, metrics):
 def predict(net, X):
     """Return class probabilities softmax(net(X)) as numpy, shape (n, 10)."""
     return softmax(net(X)).asnumpy().astype(np.float64)
+
+
+# ---- figures
+
+def classifier_figures(config, result, folder):
+    """Save curves.png (loss and accuracy per epoch) and predictions.png (20 test images)."""
+    plot.run_curves(result['metrics']['runs'], os.path.join(folder, 'curves.png'),
+                    [('loss', ('loss',)), ('accuracy', ('train_acc', 'test_acc'))])
+    test_images, test_labels = read_fashion_mnist(config['data_dir'])[2:]
+    trained = result['trained']
+    first_version = next(iter(trained.values()))[0]
+    X = nd.array(to_tensor(test_images[:20]), ctx=_device(first_version))
+    titles = d2l.get_fashion_mnist_labels(test_labels[:20])
+    for impl, (version, _) in trained.items():
+        predicted = d2l.get_fashion_mnist_labels(predict(version.net, X).argmax(axis=1))
+        titles = ['%s\n%s: %s' % (t, impl[0].upper(), p) for t, p in zip(titles, predicted)]
+    plot.image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'))
+
+
+def _device(version):
+    """Return the (first) device a trained version's parameters live on."""
+    if version.scratch:
+        return version.params[0].context
+    return next(iter(version.params.values())).list_ctx()[0]
+
+
+def figures(config, result, folder):
+    """Save the classifier figures and weights.png: each class's learned weights as a 28x28 image."""
+    classifier_figures(config, result, folder)
+    images, titles = [], []
+    for impl, (version, _) in result['trained'].items():
+        params = version.params if version.scratch else gluon_as_scratch(version.net)
+        images += list(params[0].asnumpy().T.reshape(-1, 28, 28))
+        titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]
+    plot.image_grid(images, titles, os.path.join(folder, 'weights.png'), cmap='RdBu_r',
+                    symmetric=True)
+
+
+CHAPTER = Chapter(
+    'softmax', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary, figures, train,
+    compare=Compare(1e-4),
+    checkpoints=True,  # minutes to run: resume from the last finished epoch
+    data_parallel=True,  # the Gluon version trains on several devices or processes
+    model_keys=(),  # model.json: what predict needs to rebuild the net
+    epoch_seconds=0.4)

@@ -17,17 +17,18 @@ none on b (``ridge``).  A short last batch would scale the scratch penalty
 by its size and not Gluon's wd: choose a batch size that divides n_train
 (the book's 1 does).
 """
+import os
+
 import numpy as np
 from mxnet import gluon
 
-from . import linear_regression
+from .. import plot
 from ..config import Option
 from ..data import ArrayLoader, check_size, synthetic_data
 from ..errors import D2LError
+from . import Chapter, Compare, Step, Version, linear_regression, model_selection
 from .linear_regression import closed_form, squared_loss
-from . import model_selection
 from .model_selection import Data, case_metrics, fit_cases
-from . import Step, Version
 
 OPTIONS = {
     'num_epochs': Option(100, 'count', 'passes over the training set'),
@@ -40,9 +41,6 @@ OPTIONS = {
                     'the L2 penalties λ to train with, one run each: 0 overfits, 3 does not'),
 }
 TRUE_W_VALUE, TRUE_B, NOISE = 0.01, 0.05, 0.01
-COMPARE = {'tolerance': 1e-5, 'dtype': 'float32', 'changes': {'lambd': [3.0]}}
-CHECKPOINTS = False  # seconds to run: a resumed run starts again
-EPOCH_SECONDS = 0.03  # a rough guess of one epoch of one version, for the time left of `all`
 
 
 def case_name(lambd):
@@ -179,3 +177,17 @@ def summary(config, metrics):
     if 'max_abs_diff' in metrics:
         lines.append('largest |scratch - gluon| parameter difference: %.3g' % metrics['max_abs_diff'])
     return lines
+
+
+# ---- figures
+
+def figures(config, result, folder):
+    """Save loss.png (training and test loss per λ, log scale) and norm.png (||w|| per epoch)."""
+    runs = result['metrics']['runs']
+    plot.case_loss_curves(runs, list(result['data'].cases), os.path.join(folder, 'loss.png'))
+    plot.run_curves(runs, os.path.join(folder, 'norm.png'), [('||w||', ('w_norm',))])
+
+
+CHAPTER = Chapter('weight-decay', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit,
+                  summary, figures, train, compare=Compare(1e-5, changes={'lambd': [3.0]}),
+                  epoch_seconds=0.03)
