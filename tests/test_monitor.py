@@ -40,7 +40,7 @@ def spoiled_loss(epoch, batch, num_batches, spoil):
 
 
 def tiny_setup(loss, step=lambda n: None):
-    """Return setup(impl, config, ctx) for train_versions: linreg on fixed w, b with the given loss and step."""
+    """Return setup(impl, config, ctx) for train_versions: linreg on fixed w, b, the given loss and step."""
     def setup(impl, config, ctx=None):
         params = [nd.array([[0.1], [-0.2]]), nd.zeros(1)]
         for p in params:
