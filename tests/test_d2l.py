@@ -1,4 +1,4 @@
-"""The book's saved functions (d2l_gluon.d2l): sgd vs Trainer.step, the step rule on a short last batch, train_ch3."""
+"""The book's saved functions (d2l_gluon.d2l): sgd vs Trainer.step, the step rule on a short batch, train_ch3."""
 import numpy as np
 import pytest
 from mxnet import gluon, nd
