@@ -516,29 +516,3 @@ def test_bad_argument_in_a_real_process_is_one_line_without_traceback(tmp_path):
     assert result.returncode == 2
     assert '--activation' in one_line(result.stderr) and result.stdout == ''
     assert not (tmp_path / 'run').exists()
-
-
-# ---- Ctrl-C
-
-def test_ctrl_c_during_a_batch_stops_training_at_the_next_batch_boundary():
-    import signal
-
-    from d2l_gluon.data import ArrayLoader
-    from d2l_gluon.chapters.linear_regression import init_params, linreg, squared_loss
-    from d2l_gluon.train import sgd, train
-    features, labels = nd.random.normal(shape=(50, 2)), nd.random.normal(shape=(50,))
-    params = init_params(2)
-    steps = []
-
-    def loss(y_hat, y):
-        if len(steps) == 2:
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the third batch
-        return squared_loss(y_hat, y)
-
-    def updater(n):
-        steps.append(n)
-        sgd(params, 0.1, n)
-    with pytest.raises(KeyboardInterrupt):
-        train(lambda X: linreg(X, *params), ArrayLoader(features, labels, 10), loss, updater, 3)
-    assert len(steps) == 3, 'the interrupted batch finishes its step, no later batch starts'
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

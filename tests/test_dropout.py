@@ -62,7 +62,7 @@ def test_dropout_acts_only_while_training():
 
 
 def twins(dtype):
-    """Scratch and Gluon versions set up from one random state, as fit_versions does."""
+    """Scratch and Gluon versions set up from one random state, as train_versions does."""
     config = make_config(OPTIONS)
     versions = []
     for impl in ('scratch', 'gluon'):
@@ -72,7 +72,7 @@ def twins(dtype):
 
 
 def trained(impl, batches, dtype, mask_seed=1):
-    """Set up impl from seed 1 and take one step per batch, as fit_versions does; return (version, losses).
+    """Set up impl from seed 1 and take one step per batch, as train_versions does; return (version, losses).
 
     mask_seed re-seeds mx.random after the set-up: the masks then come from elsewhere.
     """

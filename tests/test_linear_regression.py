@@ -5,10 +5,11 @@ from mxnet import autograd, gluon, nd
 from d2l_gluon.chapters import linear_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader, synthetic_data
-from d2l_gluon.chapters.linear_regression import (OPTIONS, Data, closed_form, fit, fit_options, fitted_params,
-                                         gluon_net, init_params, linreg, setup, squared_loss)
+from d2l_gluon.chapters import Version
+from d2l_gluon.chapters.linear_regression import (OPTIONS, Data, closed_form, fit, fitted_params, gluon_net,
+                                                  init_params, linreg, setup, squared_loss, train)
+from d2l_gluon.d2l import sgd
 from d2l_gluon.params import copy_to_gluon
-from d2l_gluon.train import Setup, sgd, train
 
 from .helpers import assert_close, autograd_gradient, numeric_gradient
 
@@ -71,7 +72,7 @@ def test_setup_gives_the_books_four_pieces_for_both_versions():
     config = make_config(OPTIONS, lr=0.5)
     for impl in ('scratch', 'gluon'):
         version = setup(impl, config)
-        assert isinstance(version, Setup)
+        assert isinstance(version, Version) and version.impl == impl
         X = nd.random.normal(shape=(4, 2))
         assert version.net(X).shape == (4, 1)
         assert version.loss(version.net(X), nd.zeros(4)).size == 4  # one loss per example
@@ -89,9 +90,9 @@ def test_three_epochs_from_same_start_and_batches_agree(data):
     scratch, gluon_version = setup('scratch', config), setup('gluon', config)
     copy_to_gluon(scratch.params, gluon_version.net)
     batches = list(ArrayLoader(features, labels, 10))  # one fixed order, replayed each epoch
-    options = fit_options(Data(batches, features, labels))
-    histories = [train(v.net, batches, v.loss, v.updater, 3, batch_size=10,
-                       evaluate=options['evaluate'](v)) for v in (scratch, gluon_version)]
+    # the chapter's loop: 3 epochs, steps divided by batch_size 10, then the loss on the whole set
+    assert (config['num_epochs'], config['batch_size'], config['step_divisor']) == (3, 10, 'batch-size')
+    histories = [train(v, Data(batches, features, labels), config) for v in (scratch, gluon_version)]
     w, b = fitted_params(gluon_version)
     assert_close(scratch.params[0], w, what='w after 3 epochs')
     assert_close(scratch.params[1], b, what='b after 3 epochs')

@@ -3,14 +3,14 @@ import pytest
 from mxnet import autograd, gluon, nd
 
 from d2l_gluon import D2LError, seed
-from d2l_gluon.config import make_config, step_batch
+from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader
 from d2l_gluon.chapters.linear_regression import fitted_params
 from d2l_gluon.chapters.logistic_regression import (DEFAULTS, OPTIONS, Data, binary_accuracy,
-                                           binary_cross_entropy, complete, fit, fit_options,
-                                           gaussian_blobs, gluon_loss, hours_data, logreg, newton,
-                                           setup, sigmoid)
-from d2l_gluon.train import sgd, train
+                                           binary_cross_entropy, complete, fit, gaussian_blobs,
+                                           gluon_loss, hours_data, logreg, newton, setup, sigmoid,
+                                           train)
+from d2l_gluon.d2l import sgd
 
 from .helpers import assert_close, autograd_gradient, numeric_gradient
 # logistic regression's model and Gluon net are linear regression's
@@ -43,9 +43,7 @@ def set_up(impl, seed_value=1, **changes):
 
 def train_version(version, config, batches, X, y, test_set=None):
     """Train a version for config['num_epochs'] epochs over batches as fit() does; return the history."""
-    evaluate = fit_options(Data(batches, X, y, test_set))['evaluate'](version)
-    return train(version.net, batches, version.loss, version.updater, config['num_epochs'],
-                 batch_size=step_batch(config), evaluate=evaluate)
+    return train(version, Data(batches, X, y, test_set), config)
 
 
 def reference_sigmoid(z):

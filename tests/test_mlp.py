@@ -6,7 +6,7 @@ from mxnet import autograd, gluon, nd
 from d2l_gluon.chapters.mlp import ACTIVATIONS, gluon_net, init_params, mlp, relu, scratch_net, sigmoid, tanh
 from d2l_gluon.chapters.softmax_regression import cross_entropy
 from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
-from d2l_gluon.train import sgd, train
+from d2l_gluon.d2l import sgd, train_epoch_ch3
 
 from .helpers import (assert_close, autograd_gradient, numeric_gradient,
                       training_batches)
@@ -152,12 +152,14 @@ def test_fifty_steps_give_the_same_parameters(batches, name):
     start = [p.copy() for p in params]
     data = [(X.astype('float64'), y) for X, y in batches]
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': LR})
-    h_scratch = train(scratch_net(params, name), data, cross_entropy,
-                      lambda n: sgd(params, LR, n), num_epochs=1)
-    h_gluon = train(net, data, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step, num_epochs=1)
+    # every step divides by its batch's size (batch_size=None); all 50 batches hold 256 examples
+    l_scratch, _, sizes = train_epoch_ch3(scratch_net(params, name), data, cross_entropy,
+                                          lambda n: sgd(params, LR, n), None)
+    l_gluon, _, _ = train_epoch_ch3(net, data, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step, None)
     assert max(float((p - p0).abs().max().asscalar()) for p, p0 in zip(params, start)) > 10 * SIGMA
     # atol: weights start at N(0, 0.01^2) and some cross zero; the floor is rtol * 0.01
     for p, q, what in zip(params, gluon_as_scratch(net), ['W1', 'b1', 'W2', 'b2']):
         assert_close(p, q, rtol=1e-4, atol=1e-4 * SIGMA, what='%s after 50 steps' % what)
-    assert_close(h_scratch[0]['loss'], h_gluon[0]['loss'], rtol=1e-4, atol=0, what='epoch loss')
+    assert_close(l_scratch.sum() / sizes.sum(), l_gluon.sum() / sizes.sum(), rtol=1e-4, atol=0,
+                 what='epoch loss')
 

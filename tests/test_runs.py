@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 from mxnet import gluon, nd
 
-from d2l_gluon import DivergenceError, cli, runs
+from d2l_gluon import cli, runs
 from d2l_gluon.data import TEXT_LABELS, read_fashion_mnist
 from d2l_gluon.chapters.softmax_regression import softmax
-from d2l_gluon.train import train
 
 from .helpers import assert_close, one_line, run_cli, start_cli, write_fashion_mnist
 
@@ -534,60 +533,6 @@ def test_softmax_lr_100_diverges_with_exit_3_naming_epoch_and_batch_and_keeps_th
             assert all(e['epoch'] < epoch for e in run['epochs'])
             assert not (out / ('%s.params' % impl)).exists()
     assert hidden_files(out) == []
-
-
-def constant_batches(num_batches=4):
-    """The same small regression batch num_batches times: with a no-op updater every batch loss is equal."""
-    X = nd.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])
-    y = nd.array([[1.0], [2.0], [3.0]])
-    return [(X, y)] * num_batches
-
-
-def spoiled_loss(epoch, batch, num_batches, spoil):
-    """A squared loss that applies spoil to its value in the given epoch and batch (1-based)."""
-    calls = []
-
-    def loss(y_hat, y):
-        calls.append(None)
-        l = (y_hat - y) ** 2 / 2
-        if len(calls) == (epoch - 1) * num_batches + batch:
-            l = spoil(l)
-        return l
-    return loss
-
-
-def tiny_net():
-    w, b = nd.array([[0.1], [-0.2]]), nd.zeros(1)
-    for p in (w, b):
-        p.attach_grad()
-    return lambda X: nd.dot(X, w) + b
-
-
-@pytest.mark.parametrize('bad', [float('nan'), float('inf')], ids=['nan', 'inf'])
-def test_train_raises_divergence_error_naming_the_epoch_and_batch_of_a_bad_loss(bad):
-    records = []
-    with pytest.raises(DivergenceError) as caught:
-        train(tiny_net(), constant_batches(), spoiled_loss(2, 3, 4, lambda l: l * bad),
-              lambda n: None, num_epochs=3, on_epoch=records.append)
-    error = caught.value
-    assert (error.epoch, error.batch) == (2, 3)
-    assert 'epoch 2, batch 3' in str(error) and 'smaller --lr' in str(error)
-    assert error.exit_code == 3
-    # the completed epoch is kept; nothing of the one that diverged
-    assert [r['epoch'] for r in error.history] == [1] and records == error.history
-
-
-@pytest.mark.parametrize('factor, diverges', [(101.0, True), (99.0, False)])
-def test_a_batch_loss_over_100_times_the_reference_counts_as_divergence(factor, diverges):
-    # the reference is epoch 1's mean here (its 12 examples are fewer than 256)
-    args = (tiny_net(), constant_batches(), spoiled_loss(2, 4, 4, lambda l: l * factor),
-            lambda n: None, 2)
-    if diverges:
-        with pytest.raises(DivergenceError) as caught:
-            train(*args)
-        assert (caught.value.epoch, caught.value.batch) == (2, 4)
-    else:
-        assert [r['epoch'] for r in train(*args)] == [1, 2]
 
 
 # ---- saved models and load_model

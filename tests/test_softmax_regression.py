@@ -6,7 +6,7 @@ from mxnet import autograd, gluon, nd
 from d2l_gluon.chapters.softmax_regression import (cross_entropy, gluon_loss, gluon_net, init_params,
                                           log_softmax, scratch_net, softmax, softmax_regression)
 from d2l_gluon.params import copy_to_gluon
-from d2l_gluon.train import sgd, train
+from d2l_gluon.d2l import sgd, train_epoch_ch3
 
 from .helpers import (assert_close, autograd_gradient, numeric_gradient,
                       training_batches)
@@ -158,14 +158,20 @@ def test_sgd_step_on_a_short_last_batch_matches_trainer_step(batches):
     assert_close(params[1], net[0].bias.data(), rtol=1e-5, atol=1e-5 * SIGMA, what='b after one step')
 
 
+def _epoch_loss(net, batches, loss, updater):
+    """Train one epoch by train_epoch_ch3, each step divided by its batch's size; return the mean loss."""
+    l_sums, _, sizes = train_epoch_ch3(net, batches, loss, updater, None)
+    return l_sums.sum() / sizes.sum()
+
+
 @HYBRIDIZE
 def test_fifty_steps_give_the_same_parameters_and_epoch_losses(batches, hybridize):
     params, net = twins(hybridize)
     W0 = params[0].copy()
     setups = {'scratch': _scratch_setup(params), 'gluon': _gluon_setup(net)}
     # one epoch = the 50 fixed batches = 50 sgd steps (both divide by X.shape[0])
-    histories = {impl: train(net_, batches, loss, updater, num_epochs=1)
-                 for impl, (net_, loss, updater) in setups.items()}
+    losses = {impl: [_epoch_loss(net_, batches, loss, updater)]
+              for impl, (net_, loss, updater) in setups.items()}
     W, b = params
     assert float((W - W0).abs().max().asscalar()) > 10 * SIGMA, 'training moved the weights'
     # atol: weights start at N(0, 0.01^2) and some cross zero, where no relative test holds;
@@ -174,8 +180,7 @@ def test_fifty_steps_give_the_same_parameters_and_epoch_losses(batches, hybridiz
     assert_close(b, net[0].bias.data(), rtol=1e-4, atol=1e-4 * SIGMA, what='b after 50 steps')
     # two more epochs over the same batches: per-epoch mean losses to 1e-4 relative
     for impl, (net_, loss, updater) in setups.items():
-        histories[impl] = train(net_, batches, loss, updater, num_epochs=3, history=histories[impl])
-    losses = {impl: [e['loss'] for e in h] for impl, h in histories.items()}
+        losses[impl] += [_epoch_loss(net_, batches, loss, updater) for _ in range(2)]
     assert len(losses['scratch']) == 3 and losses['scratch'][2] < losses['scratch'][0]
     assert_close(losses['scratch'], losses['gluon'], rtol=1e-4, atol=0, what='per-epoch loss')
 
