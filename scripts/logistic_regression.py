@@ -65,9 +65,11 @@ for prob, label, loss in zip(p.asnumpy(), labels.asnumpy(),
 # BCELoss(size_average=False): each step follows the gradient of the summed loss, SGD lr 0.01,
 # 1000 epochs of the whole set as one batch; every 100th epoch is printed.  Both versions train
 # (scratch and Gluon's SigmoidBinaryCrossEntropyLoss); quick mode trains the scratch one only.
+# The loop is linear regression's `train` (one `d2l.train_epoch_ch3` per epoch; the linear
+# regression walk-through shows both), with this chapter's `evaluate` after each epoch.
 
 # %%
-show_source(logistic_regression.setup)
+show_source(logistic_regression.setup, logistic_regression.train, logistic_regression.evaluate)
 config = logistic_regression.complete(make_config(
     logistic_regression.OPTIONS, impl='scratch' if QUICK else 'both'))
 print({name: config[name] for name in ('num_epochs', 'lr', 'batch_size', 'loss')})

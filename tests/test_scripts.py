@@ -158,6 +158,34 @@ def test_walkthrough_defines_no_model_loss_or_training_code(name):
     assert not used & {'autograd', 'backward', 'attach_grad', 'Trainer'}
 
 
+@pytest.mark.parametrize('name', WALKTHROUGHS + ['benchmark'])
+def test_script_imports_only_modules_of_this_checkout(name):
+    # an installed copy of the package elsewhere could still answer for a module removed here
+    import importlib
+
+    def exists(module):
+        path = os.path.join(ROOT, *module.split('.'))
+        return os.path.isfile(path + '.py') or os.path.isfile(os.path.join(path, '__init__.py'))
+
+    with open(script_path(name)) as f:
+        tree = ast.parse(f.read())
+    missing = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            missing += [a.name for a in node.names
+                        if a.name.split('.')[0] == 'd2l_gluon' and not exists(a.name)]
+        elif isinstance(node, ast.ImportFrom) and (node.module or '').split('.')[0] == 'd2l_gluon':
+            if not exists(node.module):
+                missing.append(node.module)
+                continue
+            module = importlib.import_module(node.module)
+            assert os.path.dirname(module.__file__).startswith(os.path.join(ROOT, 'd2l_gluon'))
+            missing += ['%s.%s' % (node.module, a.name) for a in node.names
+                        if not exists('%s.%s' % (node.module, a.name))
+                        and a.name not in vars(module)]
+    assert not missing, '%s imports what d2l_gluon/ does not hold: %s' % (name, missing)
+
+
 @pytest.mark.parametrize('name', WALKTHROUGHS)
 def test_walkthrough_is_a_notebook_of_markdown_and_code_cells(name):
     import jupytext  # the test extra: pip install -e '.[test]'
