@@ -16,7 +16,7 @@ from mxnet import nd
 from d2l_gluon import plot
 from d2l_gluon.chapters import logistic_regression, mlp
 from d2l_gluon.config import make_config
-from d2l_gluon.walkthrough import print_epoch, show_figure, show_source, walkthrough_args
+from d2l_gluon.walkthrough import print_every, show_figure, show_source, walkthrough_args
 
 
 QUICK, OUT = walkthrough_args('logistic_regression')
@@ -75,7 +75,8 @@ config = logistic_regression.complete(make_config(
 print({name: config[name] for name in ('num_epochs', 'lr', 'batch_size', 'loss')})
 
 
-result = logistic_regression.fit(config, on_epoch=print_epoch)
+result = logistic_regression.fit(
+    config, on_epoch=print_every(config['print_every'], config['num_epochs']))
 print('\n'.join(logistic_regression.summary(config, result['metrics'])))
 
 # %% [markdown]
