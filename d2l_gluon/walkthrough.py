@@ -46,6 +46,15 @@ def print_epoch(impl, record, version):
     print('%-7s %s' % (impl, format_epoch(record)))
 
 
+def print_every(every, num_epochs):
+    """Return a fit() on_epoch that prints epoch 1, every every-th epoch and the last, as the CLI does."""
+    def on_epoch(impl, record, version):
+        epoch = record['epoch']
+        if epoch == 1 or epoch % every == 0 or epoch == num_epochs:
+            print_epoch(impl, record, version)
+    return on_epoch
+
+
 def merge(first, second):
     """Return one fit() result of two fit() results, each of one version (scratch, then Gluon)."""
     metrics = dict(first['metrics'], runs=dict(first['metrics']['runs'], **second['metrics']['runs']))

@@ -6,8 +6,8 @@ each implementation (scratch, Gluon) it measures, in one run:
 
 - seconds per training epoch (median after a warm-up epoch) with the book's
   pipeline (gluon DataLoader + ToTensor, --book-workers processes) and with
-  the fast in-memory path, each through d2l_gluon.train.train_epoch;
-- seconds of evaluate_accuracy over the 10000 test images (fast path);
+  the fast in-memory path, each through the book's d2l.train_epoch_ch3;
+- seconds of d2l.evaluate_accuracy over the 10000 test images (fast path);
 - GEMM GFLOP/s at the models' matrix-product shapes for nd.dot,
   nd.FullyConnected (oneDNN) and numpy matmul, and from the best of them each
   model's compute lower bound per epoch (FLOPs of its matrix products ÷ the
@@ -40,15 +40,14 @@ import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet import nd  # noqa: E402
 
-from d2l_gluon import seed
+from d2l_gluon import d2l, seed  # noqa: E402
 from d2l_gluon.chapters import mlp, softmax_regression  # noqa: E402
 from d2l_gluon.config import make_config, parse  # noqa: E402
 from d2l_gluon.data import load_fashion_mnist  # noqa: E402
 from d2l_gluon.errors import D2LError  # noqa: E402
 from d2l_gluon.files import prepare_out_dir, write_json  # noqa: E402
-from d2l_gluon.train import evaluate_accuracy, train_epoch  # noqa: E402
 
-# model name -> (module with init_params, scratch_net, gluon_net; the book's learning rate)
+# model name -> (chapter module with init_params and setup; the book's learning rate)
 MODELS = {'softmax': (softmax_regression, 0.1), 'mlp': (mlp, 0.5)}
 IMPLS = ('scratch', 'gluon')
 LOADERS = ('book', 'fast')
@@ -79,8 +78,9 @@ def time_training(net, loss, updater, train_iter, warmup, epochs):
     seconds = []
     for epoch in range(warmup + epochs):
         start = time.perf_counter()
-        sums, sizes, _ = train_epoch(net, train_iter, loss, updater)
-        # train_epoch synced on the losses; the last parameter update may still be queued
+        # the training step alone: each step divides by its batch's size, no accuracy is counted
+        sums, _, sizes = d2l.train_epoch_ch3(net, train_iter, loss, updater, None, accuracy=None)
+        # train_epoch_ch3 synced on the losses; the last parameter update may still be queued
         nd.waitall()
         if epoch >= warmup:
             seconds.append(time.perf_counter() - start)
@@ -102,11 +102,11 @@ def time_loading(train_iter, warmup, epochs):
 
 def time_evaluation(net, test_iter, repeats):
     """Return (seconds of each timed evaluate_accuracy pass after one warm-up, the accuracy)."""
-    acc = evaluate_accuracy(net, test_iter)
+    acc = d2l.evaluate_accuracy(test_iter, net)
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
-        acc = evaluate_accuracy(net, test_iter)  # returns a float: the device is done
+        acc = d2l.evaluate_accuracy(test_iter, net)  # returns a float: the device is done
         seconds.append(time.perf_counter() - start)
     return seconds, acc
 
@@ -308,9 +308,11 @@ def run(args, log=print):
             results['train'][name][impl] = {}
             for loader in LOADERS:
                 seed(args.seed + 1)  # every build starts from the same state, as in the CLI
-                net, loss, updater, _ = model.setup(impl, make_config(model.OPTIONS, lr=lr), ctx)
-                seconds, examples, mean_loss = time_training(net, loss, updater, loaders[loader],
-                                                             s['warmup'], s['epochs'])
+                version = model.setup(impl, make_config(model.OPTIONS, lr=lr), ctx)
+                net = version.net
+                seconds, examples, mean_loss = time_training(net, version.loss, version.updater,
+                                                             loaders[loader], s['warmup'],
+                                                             s['epochs'])
                 results['train'][name][impl][loader] = {
                     'seconds': seconds, 'median': statistics.median(seconds), 'examples': examples,
                     'loss': mean_loss}

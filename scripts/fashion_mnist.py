@@ -11,8 +11,8 @@ import os
 import sys
 import time
 
+from d2l_gluon import d2l, plot
 from d2l_gluon import data as d2l_data
-from d2l_gluon import plot
 from d2l_gluon.errors import D2LError
 from d2l_gluon.walkthrough import show_figure, show_source, walkthrough_args
 
@@ -33,29 +33,29 @@ except D2LError as e:
 print('training examples', len(train_images), 'test examples', len(test_images))
 feature, label = train_images[0], train_labels[0]
 print('feature', feature.shape, feature.dtype, '- label', label, type(label).__name__,
-      '(%s)' % d2l_data.get_fashion_mnist_labels([label])[0])
+      '(%s)' % d2l.get_fashion_mnist_labels([label])[0])
 
 # %% [markdown]
 # ## 3.5.1 The classes
 # The ten classes by name, and the first nine training images with their labels.
 
 # %%
-show_source(d2l_data.get_fashion_mnist_labels)
+show_source(d2l.get_fashion_mnist_labels)
 print(d2l_data.TEXT_LABELS)
 path = os.path.join(OUT, 'fashion_mnist.png')
-plot.image_grid(train_images[:9], d2l_data.get_fashion_mnist_labels(train_labels[:9]), path,
-                ncols=9)
+plot.image_grid(train_images[:9], d2l.get_fashion_mnist_labels(train_labels[:9]), path, ncols=9)
 show_figure(path)
 
 # %% [markdown]
 # ## 3.5.2 Reading a minibatch
-# `load_fashion_mnist` returns iterators over batches of X (batch, 1, 28, 28) in [0, 1] and
-# y (batch,); the first training batch, then the time one pass over the training set takes.
+# The book's `load_data_fashion_mnist` returns iterators over batches of X (batch, 1, 28, 28) in
+# [0, 1] and y (batch,); its default fast loader holds the images in memory, scaled by
+# `to_tensor`.  The first training batch, then the time one pass over the training set takes.
 
 # %%
-show_source(d2l_data.to_tensor)
+show_source(d2l.load_data_fashion_mnist, d2l_data.to_tensor)
 batch_size = 256
-train_iter, test_iter = d2l_data.load_fashion_mnist(batch_size)
+train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)
 for X, y in train_iter:
     print('X', X.shape, X.dtype.__name__, 'in [%g, %g]' % (X.min().asscalar(), X.max().asscalar()),
           '- y', y.shape, y.dtype.__name__)
@@ -80,6 +80,6 @@ print('fast loader (one NDArray in memory): %.2f sec per pass' % time_one_epoch(
 if QUICK:
     print('quick mode: the book loader is not timed')
 else:
-    book_train_iter, _ = d2l_data.load_fashion_mnist(batch_size, loader='book')
+    book_train_iter, _ = d2l.load_data_fashion_mnist(batch_size, loader='book')
     print('book loader (DataLoader + ToTensor): %.2f sec per pass'
           % time_one_epoch(book_train_iter))

@@ -11,8 +11,7 @@ import os
 
 import numpy as np
 import d2l_gluon
-from d2l_gluon import data as d2l_data
-from d2l_gluon import plot, train
+from d2l_gluon import d2l, plot
 from d2l_gluon.chapters import linear_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.walkthrough import merge, print_epoch, show_figure, show_source, walkthrough_args
@@ -24,13 +23,14 @@ print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
 # %% [markdown]
 # ## 3.2.1 Generating the data set
 # The book's configuration: 1000 examples, w = [2, -3.4], b = 4.2, label noise N(0, 0.01²),
-# batch 10, lr 0.03, 3 epochs.  `load_data` seeds the generator, so every run draws the same set.
+# batch 10, lr 0.03, 3 epochs.  The chapter's `load_data` seeds the generator and calls
+# `synthetic_data`, so every run draws the same set.
 
 # %%
 config = make_config(linear_regression.OPTIONS, **linear_regression.PRESETS['book'])
 print({name: config[name] for name in ('num_examples', 'true_w', 'true_b', 'noise', 'batch_size',
                                        'lr', 'num_epochs')})
-show_source(d2l_data.synthetic_data)
+show_source(linear_regression.synthetic_data)
 data = linear_regression.load_data(config)
 features, labels = data.features, data.labels
 print('features[0]:', features[0].asnumpy(), 'labels[0]:', labels[0].asscalar())
@@ -41,32 +41,38 @@ show_figure(path)
 
 # %% [markdown]
 # ## 3.2.2 Reading the data
-# `data_iter` yields random minibatches of `batch_size` examples; here is the first one.
+# `d2l.data_iter` yields random minibatches of `batch_size` examples; here is the first one.
+# (Training draws the same batches from the `ArrayLoader` that `load_data` returns.)
 
 # %%
-show_source(d2l_data.data_iter)
-for X, y in d2l_data.data_iter(config['batch_size'], features, labels):
+show_source(d2l.data_iter)
+for X, y in d2l.data_iter(config['batch_size'], features, labels):
     print('X', X.shape, 'y', y.shape)
     print(X.asnumpy(), y.asnumpy())
     break
 
 # %% [markdown]
 # ## 3.2.3-3.2.6 Parameters, model, loss and optimisation algorithm
-# w ~ N(0, 0.01²), b = 0; the model X w + b; the squared loss (y_hat - y)² / 2; minibatch SGD.
+# w ~ N(0, 0.01²), b = 0; the model X w + b; the squared loss (y_hat - y)² / 2; minibatch SGD,
+# the book's `d2l.sgd`.
 
 # %%
 show_source(linear_regression.init_params, linear_regression.linreg,
-            linear_regression.squared_loss, train.sgd)
+            linear_regression.squared_loss, d2l.sgd)
 w, b = linear_regression.init_params(config['num_inputs'])
 print('w', w.asnumpy().ravel(), 'b', b.asnumpy())
 
 # %% [markdown]
 # ## 3.2.7 Training
-# One epoch is `train_epoch`: forward, per-example losses, backward, one `sgd` step per batch.
-# After each epoch we print the mean loss on the whole training set.
+# `scratch_setup` puts the model, the loss and `sgd` together.  The chapter's `train` is the
+# book's loop: each epoch is one pass of `d2l.train_epoch_ch3` (forward, per-example losses,
+# backward, one `sgd` step per batch), then `evaluate` gives the mean loss on the whole training
+# set, which we print.  (`monitor` is how the command-line tool times and checks the epochs; the
+# loop works without it.)
 
 # %%
-show_source(train.train_epoch, linear_regression.scratch_setup)
+show_source(linear_regression.scratch_setup, linear_regression.train, d2l.train_epoch_ch3,
+            linear_regression.evaluate)
 scratch = linear_regression.fit(dict(config, impl='scratch'), on_epoch=print_epoch)
 w, b = linear_regression.fitted_params(scratch['trained']['scratch'][0])
 print('error in estimating w', np.array(config['true_w']) - w.ravel())

@@ -16,7 +16,7 @@ from mxnet import nd
 from d2l_gluon import plot
 from d2l_gluon.chapters import logistic_regression, mlp
 from d2l_gluon.config import make_config
-from d2l_gluon.walkthrough import print_epoch, show_figure, show_source, walkthrough_args
+from d2l_gluon.walkthrough import print_every, show_figure, show_source, walkthrough_args
 
 
 QUICK, OUT = walkthrough_args('logistic_regression')
@@ -65,15 +65,18 @@ for prob, label, loss in zip(p.asnumpy(), labels.asnumpy(),
 # BCELoss(size_average=False): each step follows the gradient of the summed loss, SGD lr 0.01,
 # 1000 epochs of the whole set as one batch; every 100th epoch is printed.  Both versions train
 # (scratch and Gluon's SigmoidBinaryCrossEntropyLoss); quick mode trains the scratch one only.
+# The loop is linear regression's `train` (one `d2l.train_epoch_ch3` per epoch; the linear
+# regression walk-through shows both), with this chapter's `evaluate` after each epoch.
 
 # %%
-show_source(logistic_regression.setup)
+show_source(logistic_regression.setup, logistic_regression.train, logistic_regression.evaluate)
 config = logistic_regression.complete(make_config(
     logistic_regression.OPTIONS, impl='scratch' if QUICK else 'both'))
 print({name: config[name] for name in ('num_epochs', 'lr', 'batch_size', 'loss')})
 
 
-result = logistic_regression.fit(config, on_epoch=print_epoch)
+result = logistic_regression.fit(
+    config, on_epoch=print_every(config['print_every'], config['num_epochs']))
 print('\n'.join(logistic_regression.summary(config, result['metrics'])))
 
 # %% [markdown]

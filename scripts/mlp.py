@@ -12,10 +12,9 @@ import os
 import numpy as np
 
 import d2l_gluon
-from d2l_gluon import plot, train
+from d2l_gluon import d2l, plot
 from d2l_gluon.chapters import mlp, softmax_regression
 from d2l_gluon.config import make_config
-from d2l_gluon.data import get_fashion_mnist_labels
 from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
                                    walkthrough_args)
 
@@ -66,20 +65,21 @@ print(', '.join('%s %s' % (name, p.shape) for name, p in zip(('W1', 'b1', 'W2', 
 show_source(mlp.mlp, softmax_regression.cross_entropy)
 d2l_gluon.seed(config['seed'] + 1)  # fit() sets each version up from this random state
 untrained = mlp.setup('scratch', config)
-print('untrained net: test accuracy %.4f' % train.evaluate_accuracy(untrained.net, data.test_iter))
+print('untrained net: test accuracy %.4f' % d2l.evaluate_accuracy(data.test_iter, untrained.net))
 
 # %% [markdown]
 # ## 3.9.5 Training
-# The same loop as softmax regression (`train.train` through `fit_classifier`), with this
-# model and lr 0.5.
+# Softmax regression's `train`, the book's `d2l.train_ch3` (scripts/softmax_regression.py shows
+# its source), with this model and lr 0.5.
 
 # %%
-show_source(mlp.scratch_setup)
+show_source(mlp.scratch_setup, softmax_regression.train)
 scratch = mlp.fit(dict(config, impl='scratch'), data=data, on_epoch=print_epoch)
 net = scratch['trained']['scratch'][0].net
 X, y = data.test_iter.features[:10], data.test_iter.labels[:10].asnumpy()
 predicted = mlp.predict(net, X).argmax(axis=1)
-for true, guess in zip(get_fashion_mnist_labels(y), get_fashion_mnist_labels(predicted)):
+for true, guess in zip(d2l.get_fashion_mnist_labels(y),
+                       d2l.get_fashion_mnist_labels(predicted)):
     print('%-12s %s' % (true, guess))
 
 # %% [markdown]

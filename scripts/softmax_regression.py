@@ -12,10 +12,9 @@ import os
 from mxnet import nd
 
 import d2l_gluon
-from d2l_gluon import plot, train
+from d2l_gluon import d2l, plot
 from d2l_gluon.chapters import softmax_regression
 from d2l_gluon.config import make_config
-from d2l_gluon.data import get_fashion_mnist_labels
 from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
                                    walkthrough_args)
 
@@ -79,19 +78,23 @@ print('cross_entropy(log y_hat, y)', softmax_regression.cross_entropy(nd.log(y_h
 # (label 0), the second class 2 (label 2).  An untrained net guesses: about 0.1 on ten classes.
 
 # %%
-show_source(train.accuracy, train.evaluate_accuracy)
-print('accuracy(y_hat, y) =', train.accuracy(y_hat, y).asscalar() / len(y))
+show_source(d2l.accuracy, d2l.evaluate_accuracy)
+print('accuracy(y_hat, y) =', d2l.accuracy(y_hat, y).asscalar() / len(y))
 d2l_gluon.seed(config['seed'] + 1)  # fit() sets each version up from this random state
 untrained = softmax_regression.setup('scratch', config)
-print('untrained net: test accuracy %.4f' % train.evaluate_accuracy(untrained.net, data.test_iter))
+print('untrained net: test accuracy %.4f' % d2l.evaluate_accuracy(data.test_iter, untrained.net))
 
 # %% [markdown]
 # ## 3.6.6 Training
-# The book's `train_ch3` is `train.train_epoch` and `train.train` (the shared loop), called by
-# `fit_options` and `fit_classifier` with training accuracy and, after every epoch, test accuracy.
+# `scratch_setup` puts the model, `cross_entropy` and `sgd` together; the chapter's `train`
+# calls the book's `d2l.train_ch3`.  Each epoch, `d2l.train_epoch_ch3` takes one `sgd` step per
+# minibatch and sums the losses and the correct predictions; then `train_ch3` measures the test
+# accuracy.  (`monitor` is how the command-line tool times and checks the epochs; the loop works
+# without it.)
 
 # %%
-show_source(train.train_epoch, softmax_regression.scratch_setup, softmax_regression.fit_options)
+show_source(softmax_regression.scratch_setup, softmax_regression.train, d2l.train_ch3,
+            d2l.train_epoch_ch3)
 scratch = softmax_regression.fit(dict(config, impl='scratch'), data=data, on_epoch=print_epoch)
 
 # %% [markdown]
@@ -102,13 +105,15 @@ scratch = softmax_regression.fit(dict(config, impl='scratch'), data=data, on_epo
 net = scratch['trained']['scratch'][0].net
 X, y = data.test_iter.features[:10], data.test_iter.labels[:10].asnumpy()
 predicted = softmax_regression.predict(net, X).argmax(axis=1)
-for true, guess in zip(get_fashion_mnist_labels(y), get_fashion_mnist_labels(predicted)):
+for true, guess in zip(d2l.get_fashion_mnist_labels(y),
+                       d2l.get_fashion_mnist_labels(predicted)):
     print('%-12s %s' % (true, guess))
 
 # %% [markdown]
 # ## 3.7 Concise implementation (Gluon)
 # `nn.Dense(10)` with `init.Normal(sigma=0.01)`, `SoftmaxCrossEntropyLoss` (log-softmax inside)
-# and a Trainer with 'sgd'; it starts from the scratch version's draw, so the two can be compared.
+# and a Trainer with 'sgd', trained by the same `d2l.train_ch3` with `trainer.step` as its
+# update; it starts from the scratch version's draw, so the two can be compared.
 
 # %%
 show_source(softmax_regression.gluon_net, softmax_regression.gluon_loss,
