@@ -13,9 +13,26 @@ os.umask(_UMASK)
 
 
 def default_out_dir(name=None):
-    """Return runs/<name>-<timestamp> (runs/<timestamp> without a name), the default run folder."""
+    """Create and return a fresh run folder runs/<name>-<timestamp> (runs/<timestamp> without a name).
+
+    The folder is created exclusively, so two processes started in the same
+    second never share one: the second gets the name with -2 (then -3, ...).
+    """
     stamp = time.strftime('%Y%m%d-%H%M%S')
-    return os.path.join('runs', '%s-%s' % (name, stamp) if name else stamp)
+    base = os.path.join('runs', '%s-%s' % (name, stamp) if name else stamp)
+    path, number = base, 1
+    try:
+        os.makedirs('runs', exist_ok=True)
+        while True:
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:
+                number += 1
+                path = '%s-%d' % (base, number)
+    except OSError as e:
+        raise D2LError('cannot create the run folder %s (%s); choose one with --out'
+                       % (path, e.strerror or e)) from None
 
 
 def prepare_out_dir(path):
