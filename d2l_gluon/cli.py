@@ -81,7 +81,8 @@ def _add_folder_options(parser, default_folder):
     parser.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR with '
                                                         'its own settings (other options are ignored)')
     parser.add_argument('--overwrite', action='store_true',
-                        help='replace the run already in --out instead of refusing')
+                        help='replace the run already in --out (only its own files), or write '
+                             'beside files no run wrote (they are kept), instead of refusing')
 
 
 def _add_chapter(sub, name):
@@ -121,18 +122,21 @@ def run_chapter(args, progress=None):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
     name, chapter = args.command, settings.chapter_module(args.command)
     config, contexts, kvstore = chapter_config(args)
-    args.out = args.resume or args.out or default_out_dir(name)
-    devices, args.out = distributed.setup(contexts, kvstore, config, args.out, name, bool(args.resume),
-                                          getattr(chapter, 'DATA_PARALLEL', False))
+    devices, out = distributed.setup(contexts, kvstore, config, args.resume or args.out, name,
+                                     bool(args.resume), getattr(chapter, 'DATA_PARALLEL', False))
     recorded = dict(config, ctx=[str(c) for c in contexts], **({'kvstore': kvstore} if devices else {}))
     progress = progress or runs.Progress()
     # the data first: a missing data set must not leave an empty run folder behind
     data = chapter.load_data(config, contexts[0])
+    if devices:
+        devices.check(data.train_iter)  # batches the devices cannot share: before any file exists
+    args.out = out or default_out_dir(name)
     model = ({'chapter': name, 'files': runs.MODEL_FILES, **{k: config[k] for k in chapter.MODEL_KEYS}}
              if hasattr(chapter, 'MODEL_KEYS') else None)  # model.json: what predict needs
+    figures = plot.figure_names(name, config)
     with runs.Run(args.out, name, recorded, resume=bool(args.resume), overwrite=args.overwrite,
                   checkpoints=chapter.CHECKPOINTS, every=config.get('print_every') or 1,
-                  model=model) as run:
+                  model=model, figures=figures) as run:
         def on_epoch(impl, record, version):
             if devices and devices.kv is not None and record['epoch'] == 1:
                 print(devices.describe(), flush=True)  # the worker's shard exists once fit began
@@ -152,6 +156,7 @@ def run_chapter(args, progress=None):
             run.finished(impl, version)
         for line in chapter.summary(config, result['metrics']):
             print(line)
+        run.record(*figures)
         plot.chapter_figures(name, config, result, args.out)
         run.finish(result['metrics'])
     print('results in %s' % args.out)
@@ -279,8 +284,7 @@ def run_sweep(args):
     out = args.out = plan['out'] or default_out_dir('sweep-' + args.chapter)
     runs.refuse_other_runs(out, 'sweep')
     with runs.FolderLock(prepare_out_dir(out)):
-        if os.path.exists(os.path.join(out, 'summary.json')) and not plan['overwrite']:
-            raise D2LError('%s already holds a sweep; choose a fresh --out or pass --overwrite' % out)
+        runs.start_sweep(out, plan['overwrite'])
         clock = sweep.Clock(len(configs))
         results = sweep.sweep(args.chapter, configs, plan['processes'], lambda i, result, done, total: print(
             '[%d/%d] %s  [%s]' % (done, total, sweep.describe(result, varied), clock.status(done)),
@@ -421,9 +425,8 @@ def main(argv=None):
     try:
         code = args.run(args)
     except D2LError as e:
-        folder = getattr(args, 'out', None)  # the command's run folder, once it has chosen one
-        where = ('; the metrics of the epochs before are in %s' % folder
-                 if isinstance(e, DivergenceError) and folder else '')
+        where = ('; the metrics of the epochs before are in %s' % e.folder
+                 if isinstance(e, DivergenceError) and e.folder else '')
         print('d2l-gluon %s: error: %s%s' % (args.command, e, where), file=sys.stderr)
         code = e.exit_code
     except KeyboardInterrupt:

@@ -104,21 +104,30 @@ class Devices:
         seed.
         """
         from .data import ArrayLoader
+        self.check(train_iter)
+        if self.num_workers == 1:
+            return train_iter
+        indices = shard_indices(len(train_iter.features), self.rank, self.num_workers)
+        j = nd.array(indices, ctx=train_iter.features.context, dtype='int64')
+        return ArrayLoader(train_iter.features.take(j), train_iter.labels.take(j),
+                           train_iter.batch_size // self.num_workers, train_iter.shuffle)
+
+    def check(self, train_iter):
+        """Raise D2LError when the batches of train_iter cannot be shared among the workers and devices.
+
+        Called before the run folder is written, and by shard.
+        """
+        from .data import ArrayLoader
         if self.num_workers == 1:
             if isinstance(train_iter, ArrayLoader):  # the book loader is checked batch by batch
                 self.shard_size = len(train_iter.features)
                 _check_split(self.shard_size, train_iter.batch_size, len(self.contexts))
-            return train_iter
-        indices = shard_indices(len(train_iter.features), self.rank, self.num_workers)
-        self.shard_size = len(indices)
+            return
+        self.shard_size = len(shard_indices(len(train_iter.features), self.rank, self.num_workers))
         if not self.shard_size:
             raise D2LError('%d training examples cannot be shared among %d workers; start fewer '
                            'workers' % (len(train_iter.features), self.num_workers))
-        batch_size = train_iter.batch_size // self.num_workers
-        _check_split(len(indices), batch_size, len(self.contexts))
-        j = nd.array(indices, ctx=train_iter.features.context, dtype='int64')
-        return ArrayLoader(train_iter.features.take(j), train_iter.labels.take(j), batch_size,
-                           train_iter.shuffle)
+        _check_split(self.shard_size, train_iter.batch_size // self.num_workers, len(self.contexts))
 
     def wrap(self, setup):
         """Return a chapter's setup(impl, config, ctx) that puts the Gluon version on these devices."""

@@ -12,6 +12,7 @@ class D2LError(Exception):
 class DivergenceError(D2LError):
     """Training produced a NaN or infinite loss."""
     exit_code = 3
+    folder = None  # the run folder holding the epochs recorded before, if any
 
     def __init__(self, epoch, batch, history, impl=None):
         self.epoch, self.batch, self.history, self.impl = epoch, batch, history, impl

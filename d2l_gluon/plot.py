@@ -203,6 +203,22 @@ def chapter_figures(chapter, config, result, folder):
     FIGURES[chapter](config, result, folder)
 
 
+# the files each chapter's figures are saved as, known before training (a run records them)
+FIGURE_NAMES = {'linreg': ('data.png', 'loss.png'),
+                'softmax': ('curves.png', 'predictions.png', 'weights.png'),
+                'mlp': ('curves.png', 'predictions.png', 'activations.png'),
+                'polyfit': ('loss.png',), 'weight-decay': ('loss.png', 'norm.png'),
+                'dropout': ('curves.png', 'predictions.png'),
+                'initialization': ('initialization.png',)}
+
+
+def figure_names(chapter, config):
+    """Return the names of the files chapter_figures(chapter, config, ...) writes."""
+    if chapter == 'logreg':
+        return ('loss.png', 'probability.png' if config['data'] == 'hours' else 'boundaries.png')
+    return FIGURE_NAMES[chapter]
+
+
 # ---- walk-through figures
 
 def learning_rate_curves(tries, path, xlabel='epoch', ylabel='loss on the training set',

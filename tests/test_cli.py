@@ -319,7 +319,9 @@ def test_all_resume_keeps_finished_chapters(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, 'CHAPTERS', ('linreg', 'logreg'))
     assert run_main(['all', '--out', out], capsys)[0] == 0
     before = (out / 'linreg' / 'metrics.json').read_text()
-    os.remove(out / 'logreg' / 'metrics.json')
+    metrics = read_json(out / 'logreg' / 'metrics.json')  # as if interrupted before it finished
+    del metrics['finished']
+    (out / 'logreg' / 'metrics.json').write_text(json.dumps(metrics))
     code, printed, _ = run_main(['all', '--resume', out], capsys)
     assert code == 0
     assert '== linreg: finished earlier, kept' in printed and '== logreg' in printed
