@@ -422,6 +422,9 @@ BAD_ARGUMENTS = [
     # (command line, words the line must hold: the option or input at fault, and what to do)
     ('linreg --lr -1', ['--lr', 'positive']),
     ('linreg --lr nan', ['--lr', "'nan'", 'positive float32']),
+    ('linreg --lr 1e-50', ['--lr', "'1e-50'", 'positive float32', 'from 1.2e-38']),
+    ('linreg --full-batch --batch-size 5', ['--full-batch', '--batch-size 5', 'drop']),
+    ('linreg --batch-size 5 --preset note-000 --full-batch', ['--full-batch', '--batch-size 5']),
     ('linreg --batch-size 0', ['--batch-size', 'positive integer']),
     ('linreg --true-w 1,2,3', ['--true-w has 3 values', '--num-inputs is 2', 'one weight per input']),
     ('linreg --true-w 1,x', ['--true-w', 'comma-separated list']),
