@@ -158,6 +158,9 @@ def plan(chapter, tokens):
     tokens = list(tokens)
     while tokens:
         flag = tokens.pop(0)
+        if flag.startswith('--') and '=' in flag:  # --lr=0.01,0.1: the form argparse takes too
+            flag, value = flag.split('=', 1)
+            tokens.insert(0, value)
         name = flag[2:].replace('-', '_') if flag.startswith('--') else None
         if name == 'overwrite':
             result['overwrite'] = True

@@ -11,6 +11,9 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from mxnet import nd
 
 from d2l_gluon import cli, config as settings
@@ -387,6 +390,56 @@ def test_chapter_help_shows_each_options_default(chapter, capsys, monkeypatch):
             assert line.endswith('(default: %s)' % shown), line
     assert lines['--ctx'].endswith('(default: cpu)')
     assert 'runs/%s-<timestamp>' % chapter in lines['--out']
+
+
+# ---- negative numbers as option values
+
+def chapter_settings(argv):
+    """Return the completed config of a chapter command line, parsed as main parses it (no training)."""
+    args = cli.build_parser().parse_args([str(a) for a in argv])
+    return cli.chapter_config(args)[0]
+
+
+@pytest.mark.parametrize('argv, key, expected', [
+    (['linreg', '--true-w', '-3.4,2'], 'true_w', [-3.4, 2.0]),
+    (['linreg', '--true-w', '-3.4e-2,2'], 'true_w', [-0.034, 2.0]),
+    (['linreg', '--true-b', '-1e-05'], 'true_b', -1e-05),
+    (['logreg', '--data', 'blobs', '--mean0', '-1,-1'], 'mean0', [-1.0, -1.0]),
+    (['logreg', '--data', 'blobs', '--mean1', '-.5,2'], 'mean1', [-0.5, 2.0]),
+    (['compare', 'linreg', '--perturb', '-1e-3'], 'perturb', -1e-3),
+    (['compare', 'linreg', '--pert', '-1e-3'], 'perturb', -1e-3),  # an abbreviation argparse accepts
+])
+def test_a_negative_first_value_is_an_options_value_not_an_option(argv, key, expected):
+    if argv[0] == 'compare':
+        assert getattr(cli.build_parser().parse_args(argv), key) == expected
+    else:
+        assert chapter_settings(argv)[key] == expected
+
+
+def test_a_negative_value_is_refused_for_what_it_is_not_as_a_missing_value(capsys):
+    code, _, err = run_main(['linreg', '--lr', '-1e-3,2'], capsys)
+    assert code == 2 and "--lr: '-1e-3,2' is not a positive" in one_line(err)
+    code, _, err = run_main(['linreg', '--true-w', '--lr', '0.1'], capsys)
+    assert code == 2 and 'argument --true-w: expected one argument' in one_line(err)
+
+
+@hypothesis_settings(max_examples=50, deadline=None)
+@given(values=st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=5),
+       means=st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=4, max_size=4),
+       negative_first=st.booleans(), joined=st.booleans())
+def test_number_lists_parse_to_their_values_in_either_form(values, means, negative_first, joined):
+    if negative_first:
+        values[0], means[0], means[2] = -abs(values[0]), -abs(means[0]), -abs(means[2])
+
+    def option(flag, numbers):
+        text = ','.join(repr(v) for v in numbers)
+        return [flag + '=' + text] if joined else [flag, text]
+    config = chapter_settings(['linreg', '--num-inputs', len(values)] + option('--true-w', values)
+                              + option('--true-b', values[:1]))
+    assert config['true_w'] == values and config['true_b'] == values[0]
+    config = chapter_settings(['logreg', '--data', 'blobs'] + option('--mean0', means[:2])
+                              + option('--mean1', means[2:]))
+    assert (config['mean0'], config['mean1']) == (means[:2], means[2:])
 
 
 # ---- bad arguments: exit 2, one line naming the problem and its fix, nothing written

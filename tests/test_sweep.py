@@ -105,3 +105,24 @@ def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
     assert result.returncode == 2
     assert message in one_line(result.stderr)
     assert not (tmp_path / 'sweep').exists()
+
+
+
+@pytest.mark.parametrize('chapter, tokens, fixed, values', [
+    ('logreg', ['--data', 'blobs', '--mean0', '-1,-1', '--std', '0.5,2'],
+     {'data': 'blobs', 'mean0': [-1.0, -1.0]}, {'std': [0.5, 2.0]}),
+    ('logreg', ['--data=blobs', '--mean0=-1,-1', '--std=0.5,2'],
+     {'data': 'blobs', 'mean0': [-1.0, -1.0]}, {'std': [0.5, 2.0]}),
+    ('linreg', ['--true-w', '-3.4,2', '--true-b', '-1e-05,1'],
+     {'true_w': [-3.4, 2.0]}, {'true_b': [-1e-05, 1.0]}),
+    ('linreg', ['--true-w=-3.4,2', '--true-b=-1e-05,1', '--seeds=0,1'],
+     {'true_w': [-3.4, 2.0]}, {'true_b': [-1e-05, 1.0]}),
+])
+def test_sweep_settings_take_negative_values_in_either_form(chapter, tokens, fixed, values):
+    from d2l_gluon import cli
+    from d2l_gluon.config import chapter_module
+    from d2l_gluon.sweep import plan
+    args = cli.build_parser().parse_args(['sweep', chapter] + tokens)
+    settings = plan(chapter_module(chapter), args.settings)
+    assert (settings['fixed'], settings['values']) == (fixed, values)
+    assert settings['seeds'] == ([0, 1] if '--seeds=0,1' in tokens else [0])
