@@ -117,7 +117,7 @@ def _add_option(parser, name, option):
 def _add_folder_options(parser, default_folder):
     parser.add_argument('--out', help='run folder (default: %s)' % default_folder)
     parser.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR with '
-                                                        'its own settings (other options are ignored)')
+                                                        'its own settings (given alone: other options are refused)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the run already in --out instead of refusing')
 
@@ -448,6 +448,18 @@ def build_parser():
     return parser
 
 
+def _resume_alone(command, argv):
+    """Raise D2LError naming the options argv gives beside --resume: the resumed run ignores them."""
+    parser = build_parser().commands[command]
+    for action in parser._actions:  # parsed without defaults, only what argv gives is set
+        action.default = argparse.SUPPRESS
+    dests = {action.dest for action in parser._actions}
+    given = parser.parse_known_args(argv[argv.index(command) + 1:])[0]
+    others = ['--' + dest.replace('_', '-') for dest in vars(given) if dest in dests - {'resume'}]
+    if others:
+        raise D2LError('--resume continues the run with its own settings; drop %s' % ', '.join(others))
+
+
 def main(argv=None):
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -457,6 +469,8 @@ def main(argv=None):
             **settings.chapter_module(args.command).PRESETS[args.preset])
         args = parser.parse_args(argv)
     try:
+        if getattr(args, 'resume', None):
+            _resume_alone(args.command, sys.argv[1:] if argv is None else list(argv))
         code = args.run(args)
     except D2LError as e:
         folder = getattr(args, 'out', None)  # the command's run folder, once it has chosen one

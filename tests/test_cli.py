@@ -317,6 +317,18 @@ def test_a_damaged_checkpoint_stops_resume_with_one_line(tmp_path, capsys, fake_
     assert 'checkpoint-gluon.json' in line and 'delete it' in line
 
 
+def test_resume_with_other_options_is_refused_and_leaves_the_run_as_it_was(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert run_main(['linreg', '--num-epochs', 1, '--out', out], capsys)[0] == 0
+    before = tree(out)
+    code, printed, err = run_main(['linreg', '--resume', out, '--num-epochs', 10, '--lr', 0.5], capsys)
+    assert code == 2 and printed == ''
+    assert one_line(err) == ('d2l-gluon linreg: error: --resume continues the run with its own '
+                             'settings; drop --num-epochs, --lr')
+    assert tree(out) == before
+    assert run_main(['linreg', '--resume', out], capsys)[0] == 0  # alone it continues
+
+
 def test_all_resume_keeps_finished_chapters(tmp_path, capsys, monkeypatch):
     out = tmp_path / 'all'
     monkeypatch.setattr(cli, 'CHAPTERS', ('linreg', 'logreg'))
@@ -516,6 +528,13 @@ BAD_ARGUMENTS = [
     ('mlp --ctx tpu(0)', ['--ctx', "'tpu(0)' is not a device"]),
     ('mlp --ctx cpu(0),cpu(1)', ['--ctx', 'add --impl gluon']),
     ('linreg --resume EMPTY', ['EMPTY', 'no readable metrics.json']),
+    ('linreg --resume EMPTY --num-epochs 10 --lr 0.5',
+     ['--resume continues the run with its own settings; drop --num-epochs, --lr']),
+    ('linreg --lr=0.5 --resume EMPTY --out OUT --overwrite', ['drop --lr, --out, --overwrite']),
+    ('linreg --resume EMPTY --preset note-000', ['drop --preset']),
+    ('softmax --resume EMPTY --ctx cpu --impl gluon', ['drop --ctx, --impl']),
+    ('all --resume EMPTY --seed 3', ['--resume continues the run with its own settings; drop --seed']),
+    ('all --seed 0 --resume EMPTY --out OUT', ['drop --seed, --out']),
     ('predict --model MODEL_HUGE --from-test 1 --ctx ' + BIG, ['--ctx', 'numbers up to 1023']),
     ('predict --model MODEL_HUGE --from-test 1', ['MODEL_HUGE', 'model.json']),
     ('predict --model MODEL_LIST --from-test 1', ['MODEL_LIST', 'model.json']),
@@ -552,7 +571,7 @@ def test_bad_argument_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys,
             text = text.replace(name, str(places[name]))
         return text
     argv = [fill(word) for word in command.split()]
-    if argv[0] in settings.CHAPTERS and '--out' not in argv:
+    if argv[0] in settings.CHAPTERS and '--out' not in argv and '--resume' not in argv:
         argv += ['--out', str(places['OUT'])]
     code, stdout, stderr = run_main(argv, capsys)
     assert code == 2, stderr
