@@ -117,7 +117,7 @@ def _add_option(parser, name, option):
 def _add_folder_options(parser, default_folder):
     parser.add_argument('--out', help='run folder (default: %s)' % default_folder)
     parser.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR with '
-                                                        'its own settings (given alone: other options are refused)')
+                                                        'its own settings (give no other option)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the run already in --out instead of refusing')
 
