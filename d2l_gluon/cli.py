@@ -37,6 +37,43 @@ class _Parser(argparse.ArgumentParser):
                 'unrecognized arguments: %s' % ' '.join(extra))
         return args
 
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self._join_numbers(args), namespace)
+
+    def _join_numbers(self, args):
+        """Return args with `--opt -3.4,2` given as `--opt=-3.4,2` where --opt takes numbers.
+
+        argparse reads a token that starts with '-' as an option unless it is a plain
+        negative number such as -1 or -.5, so -3.4,2 or -1e-05 would leave --opt without
+        its value.  Tokens after '--' are left as they are: they belong to another command.
+        """
+        joined, rest = [], list(args)
+        while rest:
+            token = rest.pop(0)
+            if token == '--':
+                return joined + [token] + rest
+            if rest and rest[0].startswith('-') and self._takes_numbers(token) and _numbers(rest[0]):
+                token = '%s=%s' % (token, rest.pop(0))
+            joined.append(token)
+        return joined
+
+    def _takes_numbers(self, flag):
+        """Return whether flag (or the one option it abbreviates) takes a number or a list of them."""
+        actions = self._option_string_actions
+        found = {actions[flag]} if flag in actions else {
+            actions[s] for s in actions if flag.startswith('--') and s.startswith(flag)}
+        kind = getattr(found.pop().type, 'kind', None) if len(found) == 1 else None
+        return kind in settings.KINDS and settings.KINDS[kind][0] in (int, float, list)
+
+
+def _numbers(text):
+    """Return whether text reads as a comma-separated list of numbers, e.g. -3.4,2."""
+    try:
+        return all(float(part) or True for part in text.split(','))
+    except ValueError:
+        return False
+
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Show each option's default; an option without one says in its help what happens instead."""
@@ -52,6 +89,7 @@ def _type(kind):
             return settings.parse_devices(text) if kind == 'ctx' else settings.parse(kind, text)
         except (ValueError, D2LError) as e:
             raise argparse.ArgumentTypeError(str(e)) from None
+    parse.kind = kind  # what _Parser reads to take a negative number as this option's value
     return parse
 
 
@@ -79,7 +117,7 @@ def _add_option(parser, name, option):
 def _add_folder_options(parser, default_folder):
     parser.add_argument('--out', help='run folder (default: %s)' % default_folder)
     parser.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR with '
-                                                        'its own settings (other options are ignored)')
+                                                        'its own settings (give no other option)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the run already in --out (only its own files), or write '
                              'beside files no run wrote (they are kept), instead of refusing')
@@ -414,6 +452,18 @@ def build_parser():
     return parser
 
 
+def _resume_alone(command, argv):
+    """Raise D2LError naming the options argv gives beside --resume: the resumed run ignores them."""
+    parser = build_parser().commands[command]
+    for action in parser._actions:  # parsed without defaults, only what argv gives is set
+        action.default = argparse.SUPPRESS
+    dests = {action.dest for action in parser._actions}
+    given = parser.parse_known_args(argv[argv.index(command) + 1:])[0]
+    others = ['--' + dest.replace('_', '-') for dest in vars(given) if dest in dests - {'resume'}]
+    if others:
+        raise D2LError('--resume continues the run with its own settings; drop %s' % ', '.join(others))
+
+
 def main(argv=None):
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -423,6 +473,8 @@ def main(argv=None):
             **settings.chapter_module(args.command).PRESETS[args.preset])
         args = parser.parse_args(argv)
     try:
+        if getattr(args, 'resume', None):
+            _resume_alone(args.command, sys.argv[1:] if argv is None else list(argv))
         code = args.run(args)
     except D2LError as e:
         where = ('; the metrics of the epochs before are in %s' % e.folder

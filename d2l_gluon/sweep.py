@@ -29,6 +29,9 @@ def grid(chapter, fixed, values, seeds):
     if unknown:
         raise D2LError('cannot sweep %s; the numeric options of this chapter are %s'
                        % (', '.join(unknown), ', '.join(sweepable(chapter))))
+    for name, listed in dict(values, seeds=seeds).items():
+        kind = 'seed' if name == 'seeds' else chapter.OPTIONS[name].kind
+        _refuse_repeats(name, listed, kind)
     names = sorted(values)
     configs = []
     for combination in itertools.product(*(values[name] for name in names)):
@@ -36,6 +39,21 @@ def grid(chapter, fixed, values, seeds):
             changes = dict(fixed, seed=seed, **dict(zip(names, combination)))
             configs.append(complete(chapter, make_config(chapter.OPTIONS, **changes)))
     return configs
+
+
+def _refuse_repeats(name, listed, kind):
+    """Raise D2LError when a sweep list names one value twice: the same run, not another one."""
+    from .config import KINDS
+    seen = set()
+    for value in listed:
+        # two floats that are one float32 train the same numbers
+        key = np.float32(value) if KINDS[kind][0] is float else value
+        if key in seen:
+            raise D2LError('--%s %s repeats %s; every value is one run, so give distinct %s'
+                           % (name.replace('_', '-'), ','.join(str(v) for v in listed), value,
+                              'seeds' if name == 'seeds' else 'values (and several --seeds '
+                              'for runs of one value)'))
+        seen.add(key)
 
 
 def run_one(chapter_name, config):
@@ -140,6 +158,9 @@ def plan(chapter, tokens):
     tokens = list(tokens)
     while tokens:
         flag = tokens.pop(0)
+        if flag.startswith('--') and '=' in flag:  # --lr=0.01,0.1: the form argparse takes too
+            flag, value = flag.split('=', 1)
+            tokens.insert(0, value)
         name = flag[2:].replace('-', '_') if flag.startswith('--') else None
         if name == 'overwrite':
             result['overwrite'] = True

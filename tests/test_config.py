@@ -38,7 +38,8 @@ def test_counts_are_positive_integers(n):
 @settings(max_examples=200, deadline=None)
 @given(x=st.floats(allow_nan=True, allow_infinity=True))
 def test_positive_numbers_are_finite_float32_and_above_zero(x):
-    ok = math.isfinite(x) and 0 < x <= FLOAT32_MAX
+    # a float32 below the smallest normal one is 0 or subnormal: a learning rate of it trains nothing
+    ok = math.isfinite(x) and np.finfo(np.float32).tiny <= np.float32(x) and x <= FLOAT32_MAX
     if ok:
         assert parse('positive', repr(x)) == x
     else:
@@ -56,6 +57,7 @@ def test_number_lists_round_trip(values):
     ('numbers', '1,,2'), ('numbers', ''), ('numbers', '1e300'), ('number', 'nan'),
     ('nonnegative', '-0.5'), ('seed', '-1'), ('seed', str(2 ** 32 - 1)), ('units', '100000000'),
     ('probability', '1'), ('flag', 'maybe'), (CHOICES, 'softplus'),
+    ('positive', '1e-50'), ('positive', '1e-40'), ('positive', '1.1e-38'),
 ])
 def test_values_a_float32_net_cannot_take_are_refused(kind, text):
     with pytest.raises(ValueError):
@@ -108,3 +110,10 @@ def test_step_batch_follows_the_step_divisor():
 
 def test_float32_max_is_numpys():
     assert FLOAT32_MAX == float(np.finfo(np.float32).max)
+
+
+@pytest.mark.parametrize('text', ['1e-50', '1e-45', '1e-40', '1.17e-38'])
+def test_a_positive_value_float32_rounds_to_zero_or_subnormal_is_refused_with_its_range(text):
+    with pytest.raises(ValueError, match='positive float32 number from 1.2e-38'):
+        parse('positive', text)
+    assert parse('positive', '1.2e-38') == 1.2e-38

@@ -25,6 +25,18 @@ def test_grid_has_one_checked_config_per_combination_and_seed():
         grid(linear_regression, {}, {'lr': [-1.0]}, [0])
 
 
+@pytest.mark.parametrize('values, seeds, message', [
+    ({'lr': [0.1, 0.1]}, [0], '--lr 0.1,0.1 repeats 0.1'),
+    ({'lr': [0.1, 0.3, 0.30000000001]}, [0], 'repeats 0.3'),  # one float32: the same run twice
+    ({'batch_size': [5, 10, 5]}, [0], '--batch-size 5,10,5 repeats 5'),
+    ({'lr': [0.1, 0.2]}, [1, 2, 1], '--seeds 1,2,1 repeats 1'),
+])
+def test_a_repeated_value_or_seed_is_refused_not_counted_as_another_run(values, seeds, message):
+    with pytest.raises(D2LError, match=message.replace('.', r'\.')) as refused:
+        grid(linear_regression, {}, values, seeds)
+    assert 'distinct' in str(refused.value)
+
+
 def test_a_diverging_value_is_marked_and_the_sweep_goes_on():
     configs = grid(linear_regression, {'num_epochs': 2}, {'lr': [0.03, 3.0]}, [0, 1])
     results = sweep('linreg', configs)
@@ -84,6 +96,8 @@ def test_the_sweep_command_prints_a_table_and_writes_summary_and_figure(tmp_path
     (['--lr', '0.1,-1'], '--lr'),
     (['--true-w', '1,2'], 'name the values to sweep'),
     (['--lr', '0.1,0.2', '--seeds', '0,-1'], '--seeds'),
+    (['--lr', '0.1,0.1'], '--lr 0.1,0.1 repeats 0.1'),
+    (['--lr', '0.1,0.2', '--seeds', '0,1,0'], '--seeds 0,1,0 repeats 0'),
 ])
 def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
     from .helpers import one_line, run_cli
@@ -91,3 +105,24 @@ def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
     assert result.returncode == 2
     assert message in one_line(result.stderr)
     assert not (tmp_path / 'sweep').exists()
+
+
+
+@pytest.mark.parametrize('chapter, tokens, fixed, values', [
+    ('logreg', ['--data', 'blobs', '--mean0', '-1,-1', '--std', '0.5,2'],
+     {'data': 'blobs', 'mean0': [-1.0, -1.0]}, {'std': [0.5, 2.0]}),
+    ('logreg', ['--data=blobs', '--mean0=-1,-1', '--std=0.5,2'],
+     {'data': 'blobs', 'mean0': [-1.0, -1.0]}, {'std': [0.5, 2.0]}),
+    ('linreg', ['--true-w', '-3.4,2', '--true-b', '-1e-05,1'],
+     {'true_w': [-3.4, 2.0]}, {'true_b': [-1e-05, 1.0]}),
+    ('linreg', ['--true-w=-3.4,2', '--true-b=-1e-05,1', '--seeds=0,1'],
+     {'true_w': [-3.4, 2.0]}, {'true_b': [-1e-05, 1.0]}),
+])
+def test_sweep_settings_take_negative_values_in_either_form(chapter, tokens, fixed, values):
+    from d2l_gluon import cli
+    from d2l_gluon.config import chapter_module
+    from d2l_gluon.sweep import plan
+    args = cli.build_parser().parse_args(['sweep', chapter] + tokens)
+    settings = plan(chapter_module(chapter), args.settings)
+    assert (settings['fixed'], settings['values']) == (fixed, values)
+    assert settings['seeds'] == ([0, 1] if '--seeds=0,1' in tokens else [0])
