@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -20,6 +21,7 @@ from mxnet import gluon, nd
 
 from d2l_gluon import DivergenceError, cli, runs
 from d2l_gluon.data import TEXT_LABELS, read_fashion_mnist
+from d2l_gluon.files import mxnet_path
 from d2l_gluon.softmax_regression import softmax
 from d2l_gluon.train import train
 
@@ -63,7 +65,8 @@ def unnumbered(names):
 
 def assert_same_params_files(actual, expected):
     """Two files written by nd.save or save_parameters hold the same arrays, bit for bit."""
-    a, e = nd.load(str(actual)), nd.load(str(expected))
+    with mxnet_path(str(actual)) as a, mxnet_path(str(expected)) as e:
+        a, e = nd.load(a), nd.load(e)
     assert type(a) is type(e)
     if isinstance(e, dict):
         assert unnumbered(a) == unnumbered(e), (actual, list(a), list(e))
@@ -804,3 +807,38 @@ def test_read_image_reads_a_16_bit_grayscale_png_like_the_8_bit_one(tmp_path):
     assert np.array_equal(eight, pixels / np.float32(255)), 'the 8-bit PNG reads exactly'
     # 65535 is white in 16 bits: a 16-bit pixel p * 257 is the 8-bit p, to one gray level
     assert_close(sixteen, eight, rtol=0, atol=1 / 255, what='16-bit vs 8-bit')
+
+
+# ---- folder names that are not UTF-8
+
+def test_a_run_folder_whose_name_is_not_utf8_saves_resumes_and_predicts(tmp_path, fake_data,
+                                                                        reference, capfd):
+    # MXNet encodes file names as UTF-8; this folder's name holds the Latin-1 byte of 'é'
+    # (capfd, unlike capsys, takes the name's surrogate as printed)
+    out = interrupted_at(tmp_path / os.fsdecode(b'lat\xe9n'), fake_data, 'gluon', 1)
+    capfd.readouterr()
+    assert cli.main(['softmax', '--resume', str(out)]) == 0, capfd.readouterr().err
+    stdout = capfd.readouterr().out
+    assert re.search(r'^gluon\s+resumed after epoch 1$', stdout, re.M), stdout
+    assert_resumed_run_equals(out, reference)  # the same files and parameters as in an ASCII folder
+    for model in (out, out / 'scratch.params'):
+        code = cli.main(['predict', '--model', str(model), '--from-test', '2', '--data-dir',
+                         str(fake_data)])
+        stdout, err = capfd.readouterr()
+        assert code == 0 and len(stdout.splitlines()) == 3, (code, err)
+
+
+def test_a_run_folder_named_in_utf8_under_the_c_locale_saves_and_predicts(tmp_path, fake_data):
+    # under LC_ALL=C without UTF-8 mode Python decodes 'é' as two surrogates, which MXNet cannot encode
+    out = tmp_path / 'r\u00e9sultats'
+    env = dict(os.environ, LC_ALL='C', PYTHONUTF8='0')
+    env.pop('PYTHONIOENCODING', None)
+    for args in (softmax_args(fake_data, out)[:2] + ['1'] + softmax_args(fake_data, out)[3:],
+                 ['predict', '--model', out, '--from-test', 2, '--data-dir', fake_data]):
+        result = subprocess.run([sys.executable, '-m', 'd2l_gluon'] + [str(a) for a in args],
+                                capture_output=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr.decode(errors='replace')
+    assert read_json(out / 'metrics.json')['finished'] is True
+    assert sorted(n for n in os.listdir(str(out)) if n.endswith('.params')) == [
+        'gluon-0000.params', 'gluon.params', 'scratch.params']
+    assert hidden_files(out) == []
