@@ -98,6 +98,24 @@ def test_a_worker_role_still_runs_the_cli(how):
     assert result.returncode == 0 and 'usage: d2l-gluon' in result.stdout, result.stderr
 
 
+@pytest.mark.parametrize('others, words', [
+    ({}, ['DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_WORKER, DMLC_NUM_SERVER']),
+    (dict(DMLC_VARIABLES, DMLC_NUM_WORKER='two'), ["DMLC_NUM_WORKER='two'"]),
+    (DMLC_VARIABLES, ['no scheduler answers at 127.0.0.1:9'])],
+    ids=['variables missing', 'not a number', 'no scheduler'])
+def test_a_worker_role_left_without_its_job_is_one_line_and_exit_2(tmp_path, others, words):
+    out = tmp_path / 'run'
+    start = time.monotonic()
+    result = run('softmax', '--impl', 'gluon', '--kvstore', 'dist_sync', '--out', out,
+                 env=clean_env(DMLC_ROLE='worker', **others), timeout=60)
+    line = one_line(result.stderr)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    for word in ['d2l-gluon softmax: error: DMLC_ROLE=worker', 'unset DMLC_ROLE',
+                 'd2l-gluon launch'] + words:
+        assert word in line, '%r not in %r' % (word, line)
+    assert time.monotonic() - start < 30 and not out.exists()
+
+
 # ---- MXNet's own settings in the environment
 
 @pytest.mark.parametrize('name, value', [
