@@ -321,18 +321,42 @@ def run_sweep(args):
     configs = sweep.grid(chapter, plan['fixed'], plan['values'], plan['seeds'])
     out = args.out = plan['out'] or default_out_dir('sweep-' + args.chapter)
     runs.refuse_other_runs(out, 'sweep')
+    created = not os.path.exists(out)
     with runs.FolderLock(prepare_out_dir(out)):
         runs.start_sweep(out, plan['overwrite'])
         clock = sweep.Clock(len(configs))
-        results = sweep.sweep(args.chapter, configs, plan['processes'], lambda i, result, done, total: print(
-            '[%d/%d] %s  [%s]' % (done, total, sweep.describe(result, varied), clock.status(done)),
-            flush=True))
-        rows = sweep.table(results, varied)
-        plot.sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
-        sweep.save_summary(out, args.chapter, plan, rows, results)
+        done = {}
+
+        def on_done(i, result, finished, total):
+            done[i] = result
+            print('[%d/%d] %s  [%s]' % (finished, total, sweep.describe(result, varied),
+                                        clock.status(finished)), flush=True)
+        try:
+            sweep.sweep(args.chapter, configs, plan['processes'], on_done)
+        except (KeyboardInterrupt, D2LError):
+            # keep the runs that finished; main then says where they are, or with none, nothing
+            finished = [done[i] for i in sorted(done)]
+            if finished:
+                _save_sweep(out, args.chapter, plan, varied, finished, interrupted=True)
+            else:
+                args.out = None
+                if created:
+                    os.rmdir(out)
+            raise
+        results = [done[i] for i in range(len(configs))]
+        rows = _save_sweep(out, args.chapter, plan, varied, results)
     print('\n'.join(sweep.format_table(rows)))
     print('results in %s (summary.json, sweep.png)' % out)
     return 0
+
+
+def _save_sweep(out, chapter, plan, varied, results, interrupted=False):
+    """Write a sweep's sweep.png and summary.json; return its table."""
+    from . import sweep
+    rows = sweep.table(results, varied)
+    plot.sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
+    sweep.save_summary(out, chapter, plan, rows, results, interrupted)
+    return rows
 
 
 # ---- launch

@@ -21,6 +21,7 @@ The scratch versions stay on one device without a kvstore.
 """
 import gc
 import os
+import socket
 import sys
 
 import mxnet as mx
@@ -31,6 +32,8 @@ from .errors import D2LError
 from .files import default_out_dir
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
+SCHEDULER_SECONDS = 10  # for the scheduler to accept a connection
+JOB_VARIABLES = ('DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT', 'DMLC_NUM_WORKER', 'DMLC_NUM_SERVER')
 
 # the parameter-server kvstore this process joined, if any (see exit_code)
 _joined = None
@@ -201,11 +204,40 @@ def setup(contexts, kvstore, config, out, command, resume=False, parallel=True):
         raise D2LError('--kvstore %s needs a scheduler and servers: start the workers with '
                        'd2l-gluon launch -n WORKERS -- %s ... (see "Several devices and several '
                        'processes" in README.md)' % (kvstore, command))
-    check_workers(config, kvstore, int(os.environ.get("DMLC_NUM_WORKER", "1")), resume)
+    check_workers(config, kvstore, check_job(kvstore), resume)
     devices = Devices(contexts, kvstore, join(kvstore), config['batch_size'])
     if devices.rank > 0:
         out = os.path.join(out or default_out_dir(command), 'worker%d' % devices.rank)
     return devices, out
+
+
+def check_job(kvstore):
+    """Return the number of workers of the job this worker is to join; raise D2LError if it cannot.
+
+    A DMLC_ROLE=worker left in the environment makes MXNet fail with a
+    traceback when the other variables are missing, and wait forever when
+    no scheduler answers at their address.
+    """
+    fix = ('unset DMLC_ROLE (and the other DMLC_* variables) to train in this process alone, or '
+           'start the workers with d2l-gluon launch -n WORKERS -- CHAPTER ...')
+    missing = [name for name in JOB_VARIABLES if not os.environ.get(name)]
+    if missing:
+        raise D2LError('DMLC_ROLE=worker is in the environment but %s %s not, so --kvstore %s has no '
+                       'job to join; %s' % (', '.join(missing), 'is' if len(missing) == 1 else 'are',
+                                            kvstore, fix))
+    for name in JOB_VARIABLES[1:]:
+        value = os.environ[name]
+        if not (value.isdigit() and value.isascii() and 0 < int(value) < 65536):
+            raise D2LError('DMLC_ROLE=worker is in the environment with %s=%r, which is not a '
+                           'positive whole number; %s' % (name, value, fix))
+    host, port = os.environ['DMLC_PS_ROOT_URI'], int(os.environ['DMLC_PS_ROOT_PORT'])
+    try:
+        socket.create_connection((host, port), timeout=SCHEDULER_SECONDS).close()
+    except OSError as e:
+        raise D2LError('DMLC_ROLE=worker is in the environment but no scheduler answers at %s:%d '
+                       '(DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT: %s); start the scheduler first, or %s'
+                       % (host, port, e.strerror or e, fix)) from None
+    return int(os.environ['DMLC_NUM_WORKER'])
 
 
 def join(kvstore):

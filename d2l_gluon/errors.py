@@ -19,3 +19,8 @@ class DivergenceError(D2LError):
         super().__init__(
             'training diverged: the loss became NaN, infinite or over 100 times its value at the start '
             'in epoch %d, batch %d; try a smaller --lr' % (epoch, batch))
+
+
+class OutputError(D2LError):
+    """Standard output refused a write (a full disk, an I/O error)."""
+    exit_code = 1

@@ -4,10 +4,11 @@ Every combination is one run of the chapter's fit() in its own process
 (MXNet's engine does not survive fork, so workers are spawned).  A run that
 diverges is recorded as such, with the epochs before, and the sweep goes on.
 """
-import concurrent.futures
 import itertools
 import multiprocessing
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -90,14 +91,28 @@ def sweep(chapter_name, configs, processes=1, on_done=None):
                 on_done(i, results[i], i + 1, len(configs))
         return results
     context = multiprocessing.get_context('spawn')
-    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = {pool.submit(run_one, chapter_name, config): i for i, config in enumerate(configs)}
-        for finished, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            i = futures[future]
-            results[i] = future.result()
+    # the workers start with SIGINT ignored (a spawned Python then installs no handler), so that a
+    # terminal's Ctrl-C reaches this process alone, which stops them all at once (the pool's exit
+    # terminates its workers); a pool that waited would finish every queued run first
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        pool = context.Pool(processes)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, handler)
+    with pool:
+        tasks = [(i, chapter_name, config) for i, config in enumerate(configs)]
+        for finished, (i, result) in enumerate(pool.imap_unordered(_run_indexed, tasks), 1):
+            results[i] = result
             if on_done is not None:
-                on_done(i, results[i], finished, len(configs))
+                on_done(i, result, finished, len(configs))
     return results
+
+
+def _run_indexed(task):
+    i, chapter_name, config = task
+    return i, run_one(chapter_name, config)
 
 
 def final(result, impl, key):
@@ -219,9 +234,13 @@ def format_table(rows):
     return lines
 
 
-def save_summary(folder, chapter_name, plan, rows, results):
-    """Write a sweep's summary.json: its values, seeds, table and every run's epochs."""
+def save_summary(folder, chapter_name, plan, rows, results, interrupted=False):
+    """Write a sweep's summary.json: its values, seeds, table and every run's epochs.
+
+    An interrupted sweep's summary holds the runs that finished and says so.
+    """
     from .files import write_json
-    write_json(os.path.join(folder, 'summary.json'), {
+    write_json(os.path.join(folder, 'summary.json'), dict({
         'chapter': chapter_name, 'values': plan['values'], 'fixed': plan['fixed'],
-        'seeds': plan['seeds'], 'table': rows, 'runs': results})
+        'seeds': plan['seeds'], 'table': rows, 'runs': results},
+        **({'interrupted': True} if interrupted else {})))

@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -23,6 +24,7 @@ from mxnet import gluon, nd
 
 from d2l_gluon import DivergenceError, cli, runs, walkthrough
 from d2l_gluon.data import TEXT_LABELS, read_fashion_mnist
+from d2l_gluon.files import mxnet_path
 from d2l_gluon.softmax_regression import softmax
 from d2l_gluon.train import train
 
@@ -66,7 +68,8 @@ def unnumbered(names):
 
 def assert_same_params_files(actual, expected):
     """Two files written by nd.save or save_parameters hold the same arrays, bit for bit."""
-    a, e = nd.load(str(actual)), nd.load(str(expected))
+    with mxnet_path(str(actual)) as a, mxnet_path(str(expected)) as e:
+        a, e = nd.load(a), nd.load(e)
     assert type(a) is type(e)
     if isinstance(e, dict):
         assert unnumbered(a) == unnumbered(e), (actual, list(a), list(e))
@@ -241,6 +244,8 @@ def test_resume_refuses_a_checkpoint_copied_from_another_run(damaged, interrupte
 
 
 @pytest.mark.parametrize('change', ['lr', 'seed', 'num_epochs'])
+
+
 def test_resume_refuses_a_checkpoint_after_metrics_json_config_was_edited(damaged, capsys, change):
     edit_json(damaged / 'metrics.json',
               lambda m: m['config'].update({change: {'lr': 0.2, 'seed': 1, 'num_epochs': 4}[change]}))
@@ -272,6 +277,8 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize('case', DAMAGES)
+
+
 def test_resume_of_a_hand_edited_run_file_is_one_line_exit_2(damaged, capsys, case):
     name, change, named = DAMAGES[case]
     edit_json(damaged / name, change)
@@ -283,6 +290,8 @@ def test_resume_of_a_hand_edited_run_file_is_one_line_exit_2(damaged, capsys, ca
 
 
 @pytest.mark.parametrize('content', ['{}', '[1, 2]', '{"seed": "0"}', 'not json'])
+
+
 def test_all_resume_of_a_damaged_all_json_is_one_line_exit_2(tmp_path, capsys, content):
     out = tmp_path / 'all'
     out.mkdir()
@@ -352,6 +361,8 @@ def test_runs_killed_at_random_points_resume_to_the_uninterrupted_runs_numbers(t
 
 
 @pytest.mark.parametrize('impl', IMPLS)
+
+
 def test_ctrl_c_exits_130_and_resume_ends_like_an_uninterrupted_run(tmp_path, fake_data, reference, impl):
     out = tmp_path / 'run'
     checkpoint = out / ('checkpoint-%s.json' % impl)
@@ -403,6 +414,8 @@ def test_resume_says_after_which_epoch_each_version_continues(damaged, capsys):
 
 
 @pytest.mark.parametrize('when', ['before the record', 'between record and checkpoint', 'after both'])
+
+
 def test_interrupt_around_the_epoch_record_resumes_to_the_same_numbers(tmp_path, fake_data, reference,
                                                                        monkeypatch, capsys, when):
     out = tmp_path / 'run'
@@ -466,6 +479,8 @@ def test_ctrl_c_during_the_gluon_export_leaves_no_temporary_file(tmp_path, fake_
 
 
 @pytest.mark.parametrize('command', ['softmax', 'all'])
+
+
 def test_ctrl_c_before_the_run_folder_exists_names_no_folder(tmp_path, fake_data, monkeypatch, capsys,
                                                              command):
     from d2l_gluon import linear_regression, softmax_regression
@@ -503,7 +518,11 @@ def small_disk(tmp_path):
 
 
 # 60k fills up at a checkpoint, 140k at the Gluon export (mxnet's own writer), 200k at a figure
+
+
 @pytest.mark.parametrize('size', ['60k', '140k', '200k'])
+
+
 def test_a_full_disk_is_one_line_exit_2_naming_the_fix(small_disk, fake_data, size):
     out = small_disk(size) / 'sm'
     result = run_cli('softmax', '--num-epochs', 1, '--out', out, '--data-dir', fake_data)
@@ -516,6 +535,8 @@ def test_a_full_disk_is_one_line_exit_2_naming_the_fix(small_disk, fake_data, si
 # ---- divergence
 
 @pytest.mark.slow
+
+
 def test_softmax_lr_100_diverges_with_exit_3_naming_epoch_and_batch_and_keeps_the_metrics(tmp_path):
     out = tmp_path / 'run'
     result = run_cli('softmax', '--lr', 100, '--num-epochs', 2, '--out', out)
@@ -568,6 +589,8 @@ def tiny_net():
 
 
 @pytest.mark.parametrize('bad', [float('nan'), float('inf')], ids=['nan', 'inf'])
+
+
 def test_train_raises_divergence_error_naming_the_epoch_and_batch_of_a_bad_loss(bad):
     records = []
     with pytest.raises(DivergenceError) as caught:
@@ -582,6 +605,8 @@ def test_train_raises_divergence_error_naming_the_epoch_and_batch_of_a_bad_loss(
 
 
 @pytest.mark.parametrize('factor, diverges', [(101.0, True), (99.0, False)])
+
+
 def test_a_batch_loss_over_100_times_the_reference_counts_as_divergence(factor, diverges):
     # the reference is epoch 1's mean here (its 12 examples are fewer than 256)
     args = (tiny_net(), constant_batches(), spoiled_loss(2, 4, 4, lambda l: l * factor),
@@ -615,6 +640,8 @@ def models(tmp_path_factory, fake_data):
 
 
 @pytest.fixture(scope='module')
+
+
 def test_set(fake_data):
     """The fake test images (uint8, N x 28 x 28) and labels."""
     return read_fashion_mnist(str(fake_data))[2:]
@@ -625,6 +652,8 @@ def as_input(images):
 
 
 @pytest.mark.parametrize('chapter', MODELS)
+
+
 def test_classifier_run_folder_holds_both_models_of_its_size_and_the_export_and_no_leftovers(models, chapter):
     folder = models[chapter]
     names = set(os.listdir(str(folder)))
@@ -640,7 +669,11 @@ def test_classifier_run_folder_holds_both_models_of_its_size_and_the_export_and_
 
 
 @pytest.mark.parametrize('impl', IMPLS)
+
+
 @pytest.mark.parametrize('chapter', MODELS)
+
+
 def test_saved_model_is_the_trained_one(models, test_set, chapter, impl):
     # the saved parameters classify the test set exactly as the last epoch reported
     net, description = runs.load_model(str(models[chapter] / ('%s.params' % impl)))
@@ -651,7 +684,11 @@ def test_saved_model_is_the_trained_one(models, test_set, chapter, impl):
 
 
 @pytest.mark.filterwarnings('ignore:Cannot decide type:UserWarning')  # mxnet's, on imports
+
+
 @pytest.mark.parametrize('chapter', MODELS)
+
+
 def test_hybridized_export_loads_as_symbolblock_with_the_saved_nets_outputs(models, test_set, chapter):
     folder = models[chapter]
     exported = gluon.SymbolBlock.imports(str(folder / 'gluon-symbol.json'), ['data'],
@@ -711,6 +748,8 @@ def assert_top3_is_the_models(parsed, probabilities):
 
 @pytest.mark.parametrize('chapter, model_file, impl', [('mlp', '', 'gluon'),
                                                         ('softmax', 'scratch.params', 'scratch')])
+
+
 def test_predict_prints_the_models_top_3_classes_of_written_pngs(models, pngs, capsys, chapter,
                                                                  model_file, impl):
     paths, pixels = pngs
@@ -761,6 +800,8 @@ PREDICT_ERRORS = ['missing model', 'corrupt gluon.params', 'corrupt scratch.para
 
 
 @pytest.mark.parametrize('case', PREDICT_ERRORS)
+
+
 def test_predict_error_is_one_line_exit_2_without_traceback(models, pngs, tmp_path, capsys, case):
     image = pngs[0][0]
     if case == 'missing model':
@@ -968,7 +1009,11 @@ foreign_files = st.dictionaries(
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
 @given(files=foreign_files)
+
+
 def test_foreign_files_survive_every_command_that_writes_a_folder(files, capsys, monkeypatch):
     base = tempfile.mkdtemp()
     try:
@@ -1018,6 +1063,8 @@ SHORT_RUNS = {'linreg': LINREG[1:], 'logreg': ['--num-epochs', 2],
 
 
 @pytest.mark.parametrize('case', SHORT_RUNS)
+
+
 def test_a_run_folder_holds_metrics_json_and_exactly_the_files_it_recorded(tmp_path, fake_data, capsys,
                                                                             case):
     chapter, out = case.split('-blobs')[0], tmp_path / case
@@ -1025,3 +1072,36 @@ def test_a_run_folder_holds_metrics_json_and_exactly_the_files_it_recorded(tmp_p
     code, _, err = main(capsys, chapter, *more, '--out', out)
     assert code == 0, err
     assert sorted(os.listdir(str(out))) == sorted(read_json(out / 'metrics.json')['files'] + ['metrics.json'])
+# ---- folder names that are not UTF-8
+
+def test_a_run_folder_whose_name_is_not_utf8_saves_resumes_and_predicts(tmp_path, fake_data,
+                                                                        reference, capfd):
+    # MXNet encodes file names as UTF-8; this folder's name holds the Latin-1 byte of 'é'
+    # (capfd, unlike capsys, takes the name's surrogate as printed)
+    out = interrupted_at(tmp_path / os.fsdecode(b'lat\xe9n'), fake_data, 'gluon', 1)
+    capfd.readouterr()
+    assert cli.main(['softmax', '--resume', str(out)]) == 0, capfd.readouterr().err
+    stdout = capfd.readouterr().out
+    assert re.search(r'^gluon\s+resumed after epoch 1$', stdout, re.M), stdout
+    assert_resumed_run_equals(out, reference)  # the same files and parameters as in an ASCII folder
+    for model in (out, out / 'scratch.params'):
+        code = cli.main(['predict', '--model', str(model), '--from-test', '2', '--data-dir',
+                         str(fake_data)])
+        stdout, err = capfd.readouterr()
+        assert code == 0 and len(stdout.splitlines()) == 3, (code, err)
+
+
+def test_a_run_folder_named_in_utf8_under_the_c_locale_saves_and_predicts(tmp_path, fake_data):
+    # under LC_ALL=C without UTF-8 mode Python decodes 'é' as two surrogates, which MXNet cannot encode
+    out = tmp_path / 'r\u00e9sultats'
+    env = dict(os.environ, LC_ALL='C', PYTHONUTF8='0')
+    env.pop('PYTHONIOENCODING', None)
+    for args in (softmax_args(fake_data, out)[:2] + ['1'] + softmax_args(fake_data, out)[3:],
+                 ['predict', '--model', out, '--from-test', 2, '--data-dir', fake_data]):
+        result = subprocess.run([sys.executable, '-m', 'd2l_gluon'] + [str(a) for a in args],
+                                capture_output=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr.decode(errors='replace')
+    assert read_json(out / 'metrics.json')['finished'] is True
+    assert sorted(n for n in os.listdir(str(out)) if n.endswith('.params')) == [
+        'gluon-0000.params', 'gluon.params', 'scratch.params']
+    assert hidden_files(out) == []
