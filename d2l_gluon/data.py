@@ -253,6 +253,8 @@ def read_fashion_mnist(root=None, download=True):
             _check_pair(files[split + '-images-idx3-ubyte'], images,
                         files[split + '-labels-idx1-ubyte'], labels)
             arrays += [images, labels.astype(np.int32)]
+        _check_train_larger(files['train-images-idx3-ubyte'], len(arrays[0]),
+                            files['t10k-images-idx3-ubyte'], len(arrays[2]))
         _FASHION_MNIST_CACHE[key] = tuple(arrays)
     return _FASHION_MNIST_CACHE[key]
 
@@ -272,6 +274,21 @@ def _check_pair(image_path, images, label_path, labels):
         # an empty set would train on nothing, and its accuracy would be 0 / 0
         raise D2LError('%s and %s hold no examples; a training or test set needs at least one: '
                        'fetch the original files again' % (image_path, label_path))
+
+
+def _check_train_larger(train_path, num_train, test_path, num_test):
+    """Raise D2LError when the training set holds fewer examples than the test set.
+
+    The real sets hold 60000 and 10000 examples; fewer training than test
+    examples means the train and t10k files were put under each other's
+    names, which would train on the test set and test on the training set.
+    Equal sizes cannot show a swap and are allowed.
+    """
+    if num_train < num_test:
+        raise D2LError('%s holds %d training examples, fewer than the %d test examples of %s; the '
+                       'train and t10k files look swapped: rename them so that the train- files hold '
+                       'the larger set (the real ones hold 60000 examples, the t10k- ones 10000)'
+                       % (train_path, num_train, num_test, test_path))
 
 
 def to_tensor(images):
