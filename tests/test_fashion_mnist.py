@@ -100,7 +100,9 @@ def _corrupt_deflate(raw):
 _GOOD = idx_bytes(np.arange(60, dtype=np.uint8).reshape(3, 4, 5))
 # case: (file name, bytes written, words the message must contain besides the path)
 _BAD_FILES = {
-    'empty file': ('x', b'', ['magic']),
+    'empty file': ('x', b'', ['is empty']),
+    'empty .gz file': ('x.gz', b'', ['is empty']),
+    'gzip of nothing': ('x.gz', gzip.compress(b''), ['empty once decompressed']),
     'magic not starting with two zero bytes': ('x', b'\x08\x03' + _GOOD[2:], ['magic']),
     'unknown type code': ('x', _GOOD[:2] + b'\x07' + _GOOD[3:], ['magic']),
     'zero dimensions': ('x', _GOOD[:3] + b'\x00' + _GOOD[4:], ['magic']),
