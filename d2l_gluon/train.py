@@ -231,6 +231,17 @@ def _train(net, train_iter, loss, updater, num_epochs, evaluate, with_accuracy, 
     return history
 
 
+def divergence_fix(config):
+    """Return the fix of a divergence under config: a smaller --lr, and the settings that enlarge the step."""
+    fix = 'try a smaller --lr'
+    if any(config.get('lambd') or ()):  # the penalty's gradient steps w by lr * λ * w
+        fix += ', or a smaller --lambd'
+    if config.get('step_divisor') == 'none' and config['batch_size'] > 1:
+        return ('with --step-divisor none each step is %d times (the batch size) as large: %s, or '
+                '--step-divisor batch-size' % (config['batch_size'], fix))
+    return fix
+
+
 def fit_versions(setup, config, train_iter, ctx=None, *, evaluate=None, with_accuracy=False,
                  on_epoch=None, restore=None, split=None, moving_every=None):
     """Train every version config['impl'] names; return {impl: (Setup, history)}.
@@ -257,7 +268,7 @@ def fit_versions(setup, config, train_iter, ctx=None, *, evaluate=None, with_acc
                             with_accuracy=with_accuracy, on_epoch=callback, history=history,
                             ctx=split, moving_every=moving_every)
         except DivergenceError as e:
-            e.impl = impl
+            e.impl, e.fix = impl, divergence_fix(config)
             raise
         trained[impl] = (version, history)
     return trained

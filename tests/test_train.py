@@ -8,7 +8,7 @@ from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
 from d2l_gluon.softmax_regression import cross_entropy, gluon_loss, gluon_net, init_params, scratch_net
 from d2l_gluon.train import sgd, train
 
-from .helpers import assert_close
+from .helpers import assert_close, one_line, run_cli
 
 LR, BATCH_SIZE, NUM_EXAMPLES = 0.1, 256, 2 * 256 + 96  # the last batch has 96 examples, as in 60000
 STEP_RULES = pytest.mark.parametrize('step_batch', [BATCH_SIZE, None], ids=['batch-size', 'actual'])
@@ -94,3 +94,20 @@ def test_one_examples_loss_is_not_the_divergence_yardstick():
         train(identity, _losses_as_batches(values[:299] + [1000.0]), loss, lambda n: None, 1,
               batch_size=1)
     assert (caught.value.epoch, caught.value.batch) == (1, 300)
+
+
+@pytest.mark.parametrize('args, causes', [
+    (['weight-decay', '--lambd', '1e30'], ['try a smaller --lr, or a smaller --lambd']),
+    (['weight-decay', '--lambd', '0', '--lr', '10'], []),
+    (['linreg', '--step-divisor', 'none', '--lr', '0.3'],
+     ['--step-divisor none', '10 times', '--step-divisor batch-size']),
+    (['linreg', '--lr', '10'], []),
+], ids=['lambd', 'lr-without-decay', 'step-divisor', 'lr'])
+def test_divergence_names_the_settings_that_likely_caused_it(tmp_path, args, causes):
+    result = run_cli(*args, '--num-epochs', 1, '--impl', 'scratch', '--out', tmp_path / 'run')
+    line = one_line(result.stderr)
+    assert result.returncode == 3 and 'training diverged' in line and 'smaller --lr' in line, line
+    for word in causes:
+        assert word in line, '%r not in %r' % (word, line)
+    if not causes:  # a learning rate too large alone: no other setting is blamed
+        assert '--lambd' not in line and '--step-divisor' not in line, line
