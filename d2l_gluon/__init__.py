@@ -27,6 +27,63 @@ def _check_dmlc_role():
                           'waiting for workers; %s' % (role, role, DMLC_FIX))
 
 
+# settings MXNet parses while it starts or trains, and aborts on (or raises deep inside) when
+# they do not parse; an empty number or boolean counts as unset, an empty engine does not
+_MXNET_INTEGERS = (
+    'OMP_NUM_THREADS', 'MXNET_CPU_WORKER_NTHREADS', 'MXNET_CPU_PRIORITY_NTHREADS',
+    'MXNET_CPU_PARALLEL_RAND_COPY', 'MXNET_CPU_PARALLEL_SIZE', 'MXNET_CPU_TEMP_COPY',
+    'MXNET_GPU_WORKER_NTHREADS', 'MXNET_GPU_COPY_NTHREADS', 'MXNET_GPU_PARALLEL_RAND_COPY',
+    'MXNET_GPU_TEMP_COPY', 'MXNET_OMP_MAX_THREADS', 'MXNET_MP_WORKER_NTHREADS',
+    'MXNET_MP_OPENCV_NUM_THREADS', 'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN',
+    'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD', 'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD',
+    'MXNET_EXEC_INPLACE_GRAD_SUM_CAP', 'MXNET_MKLDNN_CACHE_NUM', 'MXNET_PROFILER_AUTOSTART',
+    'MXNET_PROFILER_MODE', 'MXNET_DISABLE_MKLDNN_CONV_OPT', 'MXNET_DISABLE_MKLDNN_FC_OPT',
+    'MXNET_DISABLE_MKLDNN_FUSE_CONV_BN', 'MXNET_DISABLE_MKLDNN_FUSE_CONV_RELU',
+    'MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM', 'MXNET_DISABLE_MKLDNN_TRANSFORMER_OPT')
+_MXNET_BOOLEANS = (
+    'MXNET_MKLDNN_ENABLED', 'MXNET_MKLDNN_DEBUG', 'MXNET_MKLDNN_FORCE_FC_AB_FORMAT',
+    'MXNET_ENGINE_INFO', 'MXNET_EXEC_BULK_EXEC_TRAIN', 'MXNET_INFER_STORAGE_TYPE_VERBOSE_LOGGING',
+    'MXNET_MEM_PLAN_VERBOSE_LOGGING', 'MXNET_KVSTORE_LOGTREE', 'MXNET_OUTPUT_TUNING_DATA',
+    'MXNET_VERBOSE_TUNING_INFO', 'MXNET_DISABLE_MKLDNN_FUSE_FC_ELTWISE',
+    'MXNET_DISABLE_MKLDNN_QEM_FLOAT_OUTPUT', 'MXNET_DISABLE_MKLDNN_QEM_FUSE_ALL',
+    'MXNET_DISABLE_MKLDNN_QFC_FLOAT_OUTPUT', 'MXNET_DISABLE_MKLDNN_QFC_FUSE_ALL',
+    'MXNET_DISABLE_MKLDNN_QTRANSFORMER_FLOAT_OUTPUT', 'MXNET_DISABLE_MKLDNN_QTRANSFORMER_FUSE_ALL')
+_MXNET_ENGINES = ('ThreadedEnginePerDevice', 'ThreadedEngine', 'NaiveEngine')
+
+
+def _mxnet_setting_error(name, value):
+    """Return what is wrong with MXNet's setting name=value (its own parser's rules), or None."""
+    if not value and name != 'MXNET_ENGINE_TYPE':
+        return None
+    if name in _MXNET_INTEGERS:
+        # dmlc reads an int with >>: spaces around, a sign, digits, within 32 bits
+        text = value.strip()
+        digits = text[1:] if text[:1] in '+-' else text
+        if not (digits.isdigit() and digits.isascii() and -2 ** 31 <= int(text) < 2 ** 31):
+            return 'is not a whole number', 'to a whole number such as 4'
+    elif name in _MXNET_BOOLEANS:
+        if value.lower() not in ('0', '1', 'true', 'false'):
+            return 'is not a boolean', 'to 0 or 1'
+    elif name == 'MXNET_ENGINE_TYPE':
+        if value not in _MXNET_ENGINES:
+            return 'names no engine', 'to one of %s' % ', '.join(_MXNET_ENGINES)
+    elif name == 'MXNET_USE_NUM_CORES_OPERATOR_TUNING':  # a negative number makes it hang
+        digits = value.strip()[1:] if value.strip()[:1] == '+' else value.strip()
+        if not (digits.isdigit() and digits.isascii() and int(digits) < 2 ** 63):
+            return 'is not a whole number of at least 0', 'to a whole number such as 4'
+    return None
+
+
+def _check_mxnet_settings():
+    # MXNet aborts the whole process (exit 134) on some of these, where no Python code can report it
+    for name in sorted(os.environ):
+        value = os.environ[name]
+        wrong = _mxnet_setting_error(name, value)
+        if wrong:
+            raise ImportError('%s=%r in the environment %s, and MXNet would stop on it; set it %s, '
+                              'or unset %s' % (name, value, wrong[0], wrong[1], name))
+
+
 def _check_numpy():
     try:
         import numpy
@@ -93,6 +150,7 @@ if _as_program and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     signal.signal(signal.SIGINT, _note_sigint)
 try:
     _check_dmlc_role()
+    _check_mxnet_settings()
     _check_numpy()
     _tune_openblas()
     try:

@@ -37,6 +37,43 @@ class _Parser(argparse.ArgumentParser):
                 'unrecognized arguments: %s' % ' '.join(extra))
         return args
 
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self._join_numbers(args), namespace)
+
+    def _join_numbers(self, args):
+        """Return args with `--opt -3.4,2` given as `--opt=-3.4,2` where --opt takes numbers.
+
+        argparse reads a token that starts with '-' as an option unless it is a plain
+        negative number such as -1 or -.5, so -3.4,2 or -1e-05 would leave --opt without
+        its value.  Tokens after '--' are left as they are: they belong to another command.
+        """
+        joined, rest = [], list(args)
+        while rest:
+            token = rest.pop(0)
+            if token == '--':
+                return joined + [token] + rest
+            if rest and rest[0].startswith('-') and self._takes_numbers(token) and _numbers(rest[0]):
+                token = '%s=%s' % (token, rest.pop(0))
+            joined.append(token)
+        return joined
+
+    def _takes_numbers(self, flag):
+        """Return whether flag (or the one option it abbreviates) takes a number or a list of them."""
+        actions = self._option_string_actions
+        found = {actions[flag]} if flag in actions else {
+            actions[s] for s in actions if flag.startswith('--') and s.startswith(flag)}
+        kind = getattr(found.pop().type, 'kind', None) if len(found) == 1 else None
+        return kind in settings.KINDS and settings.KINDS[kind][0] in (int, float, list)
+
+
+def _numbers(text):
+    """Return whether text reads as a comma-separated list of numbers, e.g. -3.4,2."""
+    try:
+        return all(float(part) or True for part in text.split(','))
+    except ValueError:
+        return False
+
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Show each option's default; an option without one says in its help what happens instead."""
@@ -52,6 +89,7 @@ def _type(kind):
             return settings.parse_devices(text) if kind == 'ctx' else settings.parse(kind, text)
         except (ValueError, D2LError) as e:
             raise argparse.ArgumentTypeError(str(e)) from None
+    parse.kind = kind  # what _Parser reads to take a negative number as this option's value
     return parse
 
 
@@ -79,9 +117,10 @@ def _add_option(parser, name, option):
 def _add_folder_options(parser, default_folder):
     parser.add_argument('--out', help='run folder (default: %s)' % default_folder)
     parser.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR with '
-                                                        'its own settings (other options are ignored)')
+                                                        'its own settings (give no other option)')
     parser.add_argument('--overwrite', action='store_true',
-                        help='replace the run already in --out instead of refusing')
+                        help='replace the run already in --out (only its own files), or write '
+                             'beside files no run wrote (they are kept), instead of refusing')
 
 
 def _add_chapter(sub, name):
@@ -121,18 +160,22 @@ def run_chapter(args, progress=None):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
     name, chapter = args.command, find_chapter(args.command)
     config, contexts, kvstore = chapter_config(args)
-    args.out = args.resume or args.out or default_out_dir(name)
-    devices, args.out = distributed.setup(contexts, kvstore, config, args.out, name, bool(args.resume),
-                                          chapter.data_parallel)
-    recorded = dict(config, ctx=[str(c) for c in contexts], **({'kvstore': kvstore} if devices else {}))
+    devices, out = distributed.setup(contexts, kvstore, config, args.resume or args.out, name,
+                                     bool(args.resume), chapter.data_parallel)
+    recorded = dict(config, ctx=[str(c) for c in contexts],
+                    **({'kvstore': kvstore} if chapter.data_parallel else {}))
     progress = progress or runs.Progress()
     # the data first: a missing data set must not leave an empty run folder behind
     data = chapter.load_data(config, contexts[0])
+    if devices:
+        devices.check(data.train_iter)  # batches the devices cannot share: before any file exists
+    args.out = out or default_out_dir(name)
     model = ({'chapter': name, 'files': runs.MODEL_FILES, **{k: config[k] for k in chapter.model_keys}}
              if chapter.model_keys is not None else None)  # model.json: what predict needs
+    figures = chapter.figure_names(config)
     with runs.Run(args.out, name, recorded, resume=bool(args.resume), overwrite=args.overwrite,
                   checkpoints=chapter.checkpoints, every=config.get('print_every') or 1,
-                  model=model) as run:
+                  model=model, figures=figures) as run:
         def on_epoch(impl, record, version):
             if devices and devices.kv is not None and record['epoch'] == 1:
                 print(devices.describe(), flush=True)  # the worker's shard exists once fit began
@@ -152,6 +195,7 @@ def run_chapter(args, progress=None):
             run.finished(impl, version)
         for line in chapter.summary(config, result['metrics']):
             print(line)
+        run.record(*figures)
         chapter.figures(config, result, args.out)
         run.finish(result['metrics'])
     print('results in %s' % args.out)
@@ -278,19 +322,42 @@ def run_sweep(args):
     configs = sweep.grid(chapter, plan['fixed'], plan['values'], plan['seeds'])
     out = args.out = plan['out'] or default_out_dir('sweep-' + args.chapter)
     runs.refuse_other_runs(out, 'sweep')
+    created = not os.path.exists(out)
     with runs.FolderLock(prepare_out_dir(out)):
-        if os.path.exists(os.path.join(out, 'summary.json')) and not plan['overwrite']:
-            raise D2LError('%s already holds a sweep; choose a fresh --out or pass --overwrite' % out)
+        runs.start_sweep(out, plan['overwrite'])
         clock = sweep.Clock(len(configs))
-        results = sweep.sweep(args.chapter, configs, plan['processes'], lambda i, result, done, total: print(
-            '[%d/%d] %s  [%s]' % (done, total, sweep.describe(result, varied), clock.status(done)),
-            flush=True))
-        rows = sweep.table(results, varied)
-        plot.sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
-        sweep.save_summary(out, args.chapter, plan, rows, results)
+        done = {}
+
+        def on_done(i, result, finished, total):
+            done[i] = result
+            print('[%d/%d] %s  [%s]' % (finished, total, sweep.describe(result, varied),
+                                        clock.status(finished)), flush=True)
+        try:
+            sweep.sweep(args.chapter, configs, plan['processes'], on_done)
+        except (KeyboardInterrupt, D2LError):
+            # keep the runs that finished; main then says where they are, or with none, nothing
+            finished = [done[i] for i in sorted(done)]
+            if finished:
+                _save_sweep(out, args.chapter, plan, varied, finished, interrupted=True)
+            else:
+                args.out = None
+                if created:
+                    os.rmdir(out)
+            raise
+        results = [done[i] for i in range(len(configs))]
+        rows = _save_sweep(out, args.chapter, plan, varied, results)
     print('\n'.join(sweep.format_table(rows)))
     print('results in %s (summary.json, sweep.png)' % out)
     return 0
+
+
+def _save_sweep(out, chapter, plan, varied, results, interrupted=False):
+    """Write a sweep's sweep.png and summary.json; return its table."""
+    from . import sweep
+    rows = sweep.table(results, varied)
+    plot.sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
+    sweep.save_summary(out, chapter, plan, rows, results, interrupted)
+    return rows
 
 
 # ---- launch
@@ -410,6 +477,18 @@ def build_parser():
     return parser
 
 
+def _resume_alone(command, argv):
+    """Raise D2LError naming the options argv gives beside --resume: the resumed run ignores them."""
+    parser = build_parser().commands[command]
+    for action in parser._actions:  # parsed without defaults, only what argv gives is set
+        action.default = argparse.SUPPRESS
+    dests = {action.dest for action in parser._actions}
+    given = parser.parse_known_args(argv[argv.index(command) + 1:])[0]
+    others = ['--' + dest.replace('_', '-') for dest in vars(given) if dest in dests - {'resume'}]
+    if others:
+        raise D2LError('--resume continues the run with its own settings; drop %s' % ', '.join(others))
+
+
 def main(argv=None):
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -419,11 +498,12 @@ def main(argv=None):
             **find_chapter(args.command).presets[args.preset])
         args = parser.parse_args(argv)
     try:
+        if getattr(args, 'resume', None):
+            _resume_alone(args.command, sys.argv[1:] if argv is None else list(argv))
         code = args.run(args)
     except D2LError as e:
-        folder = getattr(args, 'out', None)  # the command's run folder, once it has chosen one
-        where = ('; the metrics of the epochs before are in %s' % folder
-                 if isinstance(e, DivergenceError) and folder else '')
+        where = ('; the metrics of the epochs before are in %s' % e.folder
+                 if isinstance(e, DivergenceError) and e.folder else '')
         print('d2l-gluon %s: error: %s%s' % (args.command, e, where), file=sys.stderr)
         code = e.exit_code
     except KeyboardInterrupt:

@@ -15,6 +15,8 @@ Option = collections.namedtuple('Option', 'default kind help')
 
 # the largest float32: a value beyond it cannot reach an NDArray in one piece
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# the smallest normal float32: a positive value below it becomes 0 or a subnormal number in float32
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def _finite(value):
@@ -29,7 +31,8 @@ KINDS = {
     'units': (int, lambda v: 0 < v <= 65536, 'a number of units from 1 to 65536'),
     # mx.random.seed takes 0 .. 2**32 - 1, and each version is seeded with seed + 1
     'seed': (int, lambda v: 0 <= v <= 2 ** 32 - 2, 'a seed from 0 to 4294967294'),
-    'positive': (float, lambda v: _finite(v) and v > 0, 'a positive float32 number'),
+    'positive': (float, lambda v: _finite(v) and np.float32(v) >= FLOAT32_TINY,
+                 'a positive float32 number from %.2g to %.2g' % (FLOAT32_TINY, FLOAT32_MAX)),
     'nonnegative': (float, lambda v: _finite(v) and v >= 0, 'a non-negative float32 number'),
     'probability': (float, lambda v: 0 <= v < 1, 'a probability from 0 to below 1'),
     'number': (float, _finite, 'a finite float32 number'),

@@ -4,9 +4,11 @@ Every shuffle here draws from numpy's global generator, exactly as gluon's
 DataLoader(shuffle=True) does, so ``d2l_gluon.seed(n)`` fixes the batch
 order and an in-memory iterator yields the same batches as a DataLoader.
 """
+import errno
 import gzip
 import math
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -120,10 +122,12 @@ def read_idx(path):
     more than one byte past what the header promises, so a small gzip that
     inflates to gigabytes costs no more memory than a valid file.
     """
-    opener = gzip.open if path.endswith('.gz') else open
     try:
-        with opener(path, 'rb') as f:
-            return _read_idx_stream(f, path)
+        with _open_file(path) as raw:
+            if path.endswith('.gz'):
+                with gzip.GzipFile(fileobj=raw, mode='rb') as f:
+                    return _read_idx_stream(f, path)
+            return _read_idx_stream(raw, path)
     except (OSError, EOFError, zlib.error) as e:
         raise D2LError('cannot read %s: %s; the file is damaged: delete it and fetch it again'
                        % (path, e)) from None
@@ -132,6 +136,8 @@ def read_idx(path):
 def _read_idx_stream(f, path):
     """Read the idx header, then exactly the data it promises, from the open binary file f."""
     magic = f.read(4)
+    if not magic:  # the file itself is not empty: _open_file refuses that
+        raise D2LError('%s is empty once decompressed; fetch the original file again' % path)
     if len(magic) < 4 or magic[:2] != b'\0\0' or magic[2] not in _IDX_DTYPES or magic[3] == 0:
         raise D2LError('%s is not an idx file (bad magic number %s); fetch the original file again'
                        % (path, magic.hex()))
@@ -158,6 +164,64 @@ def _read_idx_stream(f, path):
                        'corrupt: fetch the original file again' % (path, expected, shape))
     return np.frombuffer(data, dtype=dtype, count=math.prod(dims)).reshape(dims).astype(
         dtype.newbyteorder('='))
+
+
+# st_mode tests of what may stand where a data file should, and what it is
+_NOT_REGULAR = ((stat.S_ISDIR, 'is a directory'), (stat.S_ISFIFO, 'is not a regular file (a FIFO)'),
+                (stat.S_ISSOCK, 'is not a regular file (a socket)'),
+                (stat.S_ISCHR, 'is not a regular file (a character device)'),
+                (stat.S_ISBLK, 'is not a regular file (a block device)'))
+
+
+def _not_a_file(path, mode=None):
+    """Return what path is instead of a regular file ('is a directory', ...), or None when it is one.
+
+    mode is path's st_mode when already known; symbolic links are followed.
+    """
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            if os.path.islink(path):
+                return 'is a broken symbolic link (to %s, which does not exist)' % os.readlink(path)
+            return 'does not exist'
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return 'is a broken symbolic link (a loop of links that never reaches a file)'
+            return 'cannot be examined (%s)' % e.strerror
+    for test, what in _NOT_REGULAR:
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else 'is not a regular file'
+
+
+def _not_a_file_error(path, what):
+    """Return the D2LError for a path that is `what` (from _not_a_file) instead of a data file."""
+    fix = ('fetch the original file again' if what == 'does not exist'
+           else 'replace it with the original file: fetch it again')
+    return D2LError('%s %s; %s' % (path, what, fix))
+
+
+def _open_file(path):
+    """Open path for binary reading; raise D2LError naming what it is unless a non-empty regular file."""
+    try:
+        # without O_NONBLOCK, opening a FIFO waits until some process opens it for writing
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        what = _not_a_file(path)
+        if what is not None and not what.startswith('cannot'):
+            raise _not_a_file_error(path, what) from None
+        raise
+    try:
+        status = os.fstat(fd)
+        what = _not_a_file(path, status.st_mode) or ('is empty' if status.st_size == 0 else None)
+        if what is not None:
+            raise _not_a_file_error(path, what)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_at_most(f, size):
@@ -190,16 +254,23 @@ def gluon_cache_dir():
 
 
 def _idx_files(folder):
-    """Return {stem: path} when folder holds all four files (.gz or uncompressed), else None."""
+    """Return {stem: path} when folder holds all four files (.gz or uncompressed), else None.
+
+    A name of the four that is there but no regular file (a directory, a
+    broken symbolic link, a FIFO) raises D2LError naming it: the folder was
+    meant to hold the data.
+    """
     found = {}
     for stem in FASHION_MNIST_FILES:
-        for name in (stem, stem + '.gz'):
-            if os.path.isfile(os.path.join(folder, name)):
-                found[stem] = os.path.join(folder, name)
-                break
-        else:
-            return None
-    return found
+        paths = [os.path.join(folder, name) for name in (stem, stem + '.gz')]
+        files = [path for path in paths if os.path.isfile(path)]
+        if files:
+            found[stem] = files[0]
+            continue
+        for path in paths:
+            if os.path.lexists(path):
+                raise _not_a_file_error(path, _not_a_file(path) or 'is not a regular file')
+    return found if len(found) == len(FASHION_MNIST_FILES) else None
 
 
 def find_fashion_mnist(root=None, download=True):
@@ -253,6 +324,8 @@ def read_fashion_mnist(root=None, download=True):
             _check_pair(files[split + '-images-idx3-ubyte'], images,
                         files[split + '-labels-idx1-ubyte'], labels)
             arrays += [images, labels.astype(np.int32)]
+        _check_train_larger(files['train-images-idx3-ubyte'], len(arrays[0]),
+                            files['t10k-images-idx3-ubyte'], len(arrays[2]))
         _FASHION_MNIST_CACHE[key] = tuple(arrays)
     return _FASHION_MNIST_CACHE[key]
 
@@ -272,6 +345,21 @@ def _check_pair(image_path, images, label_path, labels):
         # an empty set would train on nothing, and its accuracy would be 0 / 0
         raise D2LError('%s and %s hold no examples; a training or test set needs at least one: '
                        'fetch the original files again' % (image_path, label_path))
+
+
+def _check_train_larger(train_path, num_train, test_path, num_test):
+    """Raise D2LError when the training set holds fewer examples than the test set.
+
+    The real sets hold 60000 and 10000 examples; fewer training than test
+    examples means the train and t10k files were put under each other's
+    names, which would train on the test set and test on the training set.
+    Equal sizes cannot show a swap and are allowed.
+    """
+    if num_train < num_test:
+        raise D2LError('%s holds %d training examples, fewer than the %d test examples of %s; the '
+                       'train and t10k files look swapped: rename them so that the train- files hold '
+                       'the larger set (the real ones hold 60000 examples, the t10k- ones 10000)'
+                       % (train_path, num_train, num_test, test_path))
 
 
 def to_tensor(images):

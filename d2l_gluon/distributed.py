@@ -22,6 +22,7 @@ The scratch versions stay on one device without a kvstore.
 import dataclasses
 import gc
 import os
+import socket
 import sys
 
 import mxnet as mx
@@ -35,6 +36,8 @@ from .errors import D2LError
 from .files import default_out_dir
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
+SCHEDULER_SECONDS = 10  # for the scheduler to accept a connection
+JOB_VARIABLES = ('DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT', 'DMLC_NUM_WORKER', 'DMLC_NUM_SERVER')
 
 # the parameter-server kvstore this process joined, if any (see exit_code)
 _joined = None
@@ -142,21 +145,30 @@ class Devices:
         seed.
         """
         from .data import ArrayLoader
+        self.check(train_iter)
+        if self.num_workers == 1:
+            return train_iter
+        indices = shard_indices(len(train_iter.features), self.rank, self.num_workers)
+        j = nd.array(indices, ctx=train_iter.features.context, dtype='int64')
+        return ArrayLoader(train_iter.features.take(j), train_iter.labels.take(j),
+                           train_iter.batch_size // self.num_workers, train_iter.shuffle)
+
+    def check(self, train_iter):
+        """Raise D2LError when the batches of train_iter cannot be shared among the workers and devices.
+
+        Called before the run folder is written, and by shard.
+        """
+        from .data import ArrayLoader
         if self.num_workers == 1:
             if isinstance(train_iter, ArrayLoader):  # the book loader is checked batch by batch
                 self.shard_size = len(train_iter.features)
                 _check_split(self.shard_size, train_iter.batch_size, len(self.contexts))
-            return train_iter
-        indices = shard_indices(len(train_iter.features), self.rank, self.num_workers)
-        self.shard_size = len(indices)
+            return
+        self.shard_size = len(shard_indices(len(train_iter.features), self.rank, self.num_workers))
         if not self.shard_size:
             raise D2LError('%d training examples cannot be shared among %d workers; start fewer '
                            'workers' % (len(train_iter.features), self.num_workers))
-        batch_size = train_iter.batch_size // self.num_workers
-        _check_split(len(indices), batch_size, len(self.contexts))
-        j = nd.array(indices, ctx=train_iter.features.context, dtype='int64')
-        return ArrayLoader(train_iter.features.take(j), train_iter.labels.take(j), batch_size,
-                           train_iter.shuffle)
+        _check_split(self.shard_size, train_iter.batch_size // self.num_workers, len(self.contexts))
 
     def wrap(self, setup):
         """Return a chapter's setup(impl, config, ctx) that puts the Gluon version on these devices."""
@@ -253,11 +265,40 @@ def setup(contexts, kvstore, config, out, command, resume=False, parallel=True):
         raise D2LError('--kvstore %s needs a scheduler and servers: start the workers with '
                        'd2l-gluon launch -n WORKERS -- %s ... (see "Several devices and several '
                        'processes" in README.md)' % (kvstore, command))
-    check_workers(config, kvstore, int(os.environ.get("DMLC_NUM_WORKER", "1")), resume)
+    check_workers(config, kvstore, check_job(kvstore), resume)
     devices = Devices(contexts, kvstore, join(kvstore), config['batch_size'])
     if devices.rank > 0:
         out = os.path.join(out or default_out_dir(command), 'worker%d' % devices.rank)
     return devices, out
+
+
+def check_job(kvstore):
+    """Return the number of workers of the job this worker is to join; raise D2LError if it cannot.
+
+    A DMLC_ROLE=worker left in the environment makes MXNet fail with a
+    traceback when the other variables are missing, and wait forever when
+    no scheduler answers at their address.
+    """
+    fix = ('unset DMLC_ROLE (and the other DMLC_* variables) to train in this process alone, or '
+           'start the workers with d2l-gluon launch -n WORKERS -- CHAPTER ...')
+    missing = [name for name in JOB_VARIABLES if not os.environ.get(name)]
+    if missing:
+        raise D2LError('DMLC_ROLE=worker is in the environment but %s %s not, so --kvstore %s has no '
+                       'job to join; %s' % (', '.join(missing), 'is' if len(missing) == 1 else 'are',
+                                            kvstore, fix))
+    for name in JOB_VARIABLES[1:]:
+        value = os.environ[name]
+        if not (value.isdigit() and value.isascii() and 0 < int(value) < 65536):
+            raise D2LError('DMLC_ROLE=worker is in the environment with %s=%r, which is not a '
+                           'positive whole number; %s' % (name, value, fix))
+    host, port = os.environ['DMLC_PS_ROOT_URI'], int(os.environ['DMLC_PS_ROOT_PORT'])
+    try:
+        socket.create_connection((host, port), timeout=SCHEDULER_SECONDS).close()
+    except OSError as e:
+        raise D2LError('DMLC_ROLE=worker is in the environment but no scheduler answers at %s:%d '
+                       '(DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT: %s); start the scheduler first, or %s'
+                       % (host, port, e.strerror or e, fix)) from None
+    return int(os.environ['DMLC_NUM_WORKER'])
 
 
 def join(kvstore):

@@ -1,4 +1,5 @@
 """Output folders and atomic file writes: a file is complete or absent, never half-written."""
+import contextlib
 import errno
 import json
 import os
@@ -13,9 +14,26 @@ os.umask(_UMASK)
 
 
 def default_out_dir(name=None):
-    """Return runs/<name>-<timestamp> (runs/<timestamp> without a name), the default run folder."""
+    """Create and return a fresh run folder runs/<name>-<timestamp> (runs/<timestamp> without a name).
+
+    The folder is created exclusively, so two processes started in the same
+    second never share one: the second gets the name with -2 (then -3, ...).
+    """
     stamp = time.strftime('%Y%m%d-%H%M%S')
-    return os.path.join('runs', '%s-%s' % (name, stamp) if name else stamp)
+    base = os.path.join('runs', '%s-%s' % (name, stamp) if name else stamp)
+    path, number = base, 1
+    try:
+        os.makedirs('runs', exist_ok=True)
+        while True:
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:
+                number += 1
+                path = '%s-%d' % (base, number)
+    except OSError as e:
+        raise D2LError('cannot create the run folder %s (%s); choose one with --out'
+                       % (path, e.strerror or e)) from None
 
 
 def prepare_out_dir(path):
@@ -53,6 +71,37 @@ def atomic_write(path, write):
         if refused is None:
             raise
         raise refused from None
+
+
+def _utf8(path):
+    """Return whether the file system spells path as its UTF-8 encoding."""
+    try:
+        return path.encode('utf-8') == os.fsencode(path)
+    except UnicodeError:  # bytes that are not UTF-8, kept as surrogates by os.fsdecode
+        return False
+
+
+@contextlib.contextmanager
+def mxnet_path(path):
+    """Yield a name of path that MXNet, which encodes every file name as UTF-8, opens as path.
+
+    A folder whose name the file system spells otherwise (bytes that are not
+    UTF-8, or a locale of another encoding) is reached through a descriptor
+    held open meanwhile: /proc/self/fd/<descriptor>/<file name>.  The file
+    names of our own files are ASCII.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    if _utf8(path):
+        yield path
+        return
+    if not _utf8(name) or not os.path.isdir('/proc/self/fd'):
+        raise D2LError('MXNet cannot open %s: it spells file names in UTF-8, and this one is not; '
+                       'choose a folder with an ASCII name' % path)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield '/proc/self/fd/%d/%s' % (fd, name)
+    finally:
+        os.close(fd)
 
 
 def write_error(error, path):

@@ -158,6 +158,17 @@ def _first_bad_batch(batch_means, reference, factor):
     return int(indices[0]) + 1 if indices.size else None
 
 
+def divergence_fix(config):
+    """Return the fix of a divergence under config: a smaller --lr, and the settings that enlarge the step."""
+    fix = 'try a smaller --lr'
+    if any(config.get('lambd') or ()):  # the penalty's gradient steps w by lr * λ * w
+        fix += ', or a smaller --lambd'
+    if config.get('step_divisor') == 'none' and config['batch_size'] > 1:
+        return ('with --step-divisor none each step is %d times (the batch size) as large: %s, or '
+                '--step-divisor batch-size' % (config['batch_size'], fix))
+    return fix
+
+
 def train_versions(setup, train, config, data, ctx=None, *, on_epoch=None, restore=None,
                    moving_every=None):
     """Train every version config['impl'] names; return {impl: (version, history)}.
@@ -183,7 +194,7 @@ def train_versions(setup, train, config, data, ctx=None, *, on_epoch=None, resto
                 train(version, data._replace(train_iter=monitor.batches(data.train_iter)), left,
                       monitor)
         except DivergenceError as e:
-            e.impl = impl
+            e.impl, e.fix = impl, divergence_fix(config)
             raise
         trained[impl] = (version, monitor.history)
     return trained

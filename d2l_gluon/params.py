@@ -11,7 +11,7 @@ from mxnet.base import MXNetError
 from mxnet.gluon import nn
 
 from .errors import D2LError
-from .files import atomic_write, write_error
+from .files import atomic_write, mxnet_path, write_error
 
 
 def dense_layers(net):
@@ -42,13 +42,17 @@ def gluon_as_scratch(net):
 
 def save_scratch(path, params):
     """Save a list of scratch parameters with nd.save."""
-    atomic_write(path, lambda tmp: nd.save(tmp, list(params)))
+    def write(tmp):
+        with mxnet_path(tmp) as name:
+            nd.save(name, list(params))
+    atomic_write(path, write)
 
 
 def load_scratch(path, params):
     """Load values saved by save_scratch into params (same shapes), in place."""
     try:
-        saved = nd.load(path)
+        with mxnet_path(path) as name:
+            saved = nd.load(name)
     except MXNetError:
         raise D2LError('%s is not a parameter file saved by d2l-gluon (corrupt or of another '
                        'kind); train the model again' % path) from None
@@ -63,13 +67,17 @@ def load_scratch(path, params):
 
 def save_gluon(path, net):
     """Save a Gluon net's parameters with save_parameters."""
-    atomic_write(path, lambda tmp: net.save_parameters(tmp))
+    def write(tmp):
+        with mxnet_path(tmp) as name:
+            net.save_parameters(name)
+    atomic_write(path, write)
 
 
 def load_gluon(path, net, ctx=None):
     """Load parameters saved by save_gluon into net."""
     try:
-        net.load_parameters(path, ctx=ctx)
+        with mxnet_path(path) as name:
+            net.load_parameters(name, ctx=ctx)
     except (MXNetError, AssertionError, ValueError, KeyError):
         raise D2LError('%s does not hold the parameters of this Gluon model (corrupt, or of another '
                        'chapter or size); train the model again' % path) from None
@@ -85,7 +93,8 @@ def export_gluon(prefix, net):
         # has not made in this process: one zero example, the parameters unchanged
         weight = next(iter(net.collect_params().values())).data()
         net(nd.zeros((1, weight.shape[1]), ctx=weight.context, dtype=weight.dtype))
-        net.export(tmp_prefix)
+        with mxnet_path(tmp_prefix) as name:
+            net.export(name)
         for suffix in suffixes:
             os.replace(tmp_prefix + suffix, prefix + suffix)
     except BaseException as e:

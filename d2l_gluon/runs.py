@@ -1,9 +1,14 @@
 """Run folders: metrics.json, checkpoints, resume, saved models and progress lines.
 
-A run folder belongs to one run.  ``Run`` refuses a folder that holds
-another run (unless asked to overwrite it), holds an exclusive lock on it
-while the run lives, removes temporary files a killed run left behind, and
-writes ``metrics.json`` atomically after every epoch, so the file is always
+A run folder belongs to one run and holds only what the tool wrote:
+metrics.json lists, under "files", every other file the run wrote, each
+recorded before it is written.  The tool removes only files it can account
+for (those the earlier run recorded, its checkpoints, and the exact names of
+its own killed temporary writes) and never any other.  ``Run`` refuses a
+folder that holds another run (unless asked to overwrite it) or files that no
+run wrote (unless asked to write beside them, with overwrite; they are kept),
+holds an exclusive lock on the folder while the run lives, and writes
+``metrics.json`` atomically after every epoch, so the file is always
 complete.  Every checkpoint carries the run's identity (chapter and a hash
 of its settings), and a resumed run refuses a checkpoint that is not its own.
 """
@@ -11,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -20,6 +26,7 @@ from .files import prepare_out_dir, write_json
 from .params import export_gluon, load_version, save_version
 
 MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
+EXPORT_FILES = ('gluon-symbol.json', 'gluon-0000.params')  # export_gluon's files of prefix 'gluon'
 
 
 def identity(chapter, config):
@@ -66,17 +73,81 @@ def resumed_config(folder, chapter):
     return module.complete(config), ctx, kvstore
 
 
+def _kinds(folder):
+    """Return the kinds of run ('chapter', 'all', 'sweep') folder holds, by their marks."""
+    def has(name):
+        return os.path.isfile(os.path.join(folder, name))
+    # all writes a summary.json of its own: a sweep's is one without all.json beside it
+    return {'chapter': has('metrics.json'), 'all': has('all.json'),
+            'sweep': has('summary.json') and not has('all.json')}
+
+
 def refuse_other_runs(folder, kind):
     """Raise D2LError when folder holds a run of another kind ('chapter', 'all' or 'sweep')."""
     marks = {'chapter': 'metrics.json', 'all': 'all.json', 'sweep': 'summary.json'}
-    for other, mark in marks.items():
-        if other != kind and os.path.isfile(os.path.join(folder, mark)) and not (
-                kind == 'all' and other == 'sweep'):  # all writes a summary.json of its own
-            raise D2LError('%s holds a %s run (%s); choose a fresh --out' % (folder, other, mark))
+    for other, held in _kinds(folder).items():
+        if other != kind and held:
+            raise D2LError('%s holds a %s run (%s); choose a fresh --out' % (folder, other, marks[other]))
 
 
 def _holds_a_run(folder):
     return os.path.exists(os.path.join(folder, 'metrics.json'))
+
+
+# the exact names of the files a killed write leaves: atomic_write's '.<name>.' and prepare_out_dir's
+# '.probe-', each followed by mkstemp's 8 characters, and export_gluon's '.tmp-<name>'
+_TEMPORARY = re.compile(r'\.(?:probe-|(?P<name>.+)\.)[a-z0-9_]{8}$')
+_CHECKPOINT = re.compile(r'checkpoint-(?:scratch|gluon)(?:\.json|-epoch[1-9][0-9]*\.params)$')
+_WORKER = re.compile(r'worker[1-9][0-9]*$')  # the folders of launch's other workers
+
+
+def _temporary(name, writes, pattern=None):
+    """Return whether name is a temporary file of ours: of the probe, or of a file named in writes."""
+    match = _TEMPORARY.match(name)
+    if match and match.group('name') is None:
+        return True
+    base = name[len('.tmp-'):] if name.startswith('.tmp-') else match and match.group('name')
+    return bool(base) and (base in writes or bool(pattern and pattern.match(base)))
+
+
+def _listing(names, limit=5):
+    shown = ', '.join(names[:limit])
+    return shown + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
+
+
+def claim(folder, own, writes, overwrite, pattern=None):
+    """Check that a run may write the files writes into folder; return the temporary files to remove.
+
+    own: the names in folder the tool wrote (an earlier run's).  Any other
+    name, except temporary files of ours, is foreign: without overwrite it
+    is refused; with overwrite the run writes beside it and keeps it, but
+    refuses when it would have to replace it (a name in writes or matching
+    pattern).
+    """
+    names = os.listdir(folder)
+    temporary = sorted(n for n in names if n not in own and _temporary(n, set(writes) | set(own), pattern))
+    foreign = sorted(set(names) - set(own) - set(temporary))
+    if foreign and not overwrite:
+        raise D2LError('%s holds files that no d2l-gluon run wrote (%s); choose a fresh --out, or '
+                       'pass --overwrite to write beside them (they are kept)' % (folder, _listing(foreign)))
+    replaced = [n for n in foreign if n in writes or (pattern and pattern.match(n))]
+    if replaced:
+        raise D2LError('%s holds %s, which this run would replace but did not write; move %s away or '
+                       'choose another --out' % (folder, _listing(replaced),
+                                                 'it' if len(replaced) == 1 else 'them'))
+    return [os.path.join(folder, n) for n in temporary]
+
+
+def _recorded(folder):
+    """Return the names the run in folder recorded as written (none when metrics.json is unreadable)."""
+    try:
+        with open(os.path.join(folder, 'metrics.json')) as f:
+            files = json.load(f).get('files', [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    # only plain names in the folder itself: a hand-edited list cannot reach elsewhere
+    return [n for n in files if isinstance(n, str) and n and os.path.basename(n) == n
+            and n not in ('.', '..')] if isinstance(files, list) else []
 
 
 class Run:
@@ -86,16 +157,20 @@ class Run:
     checkpoints saves every version after every epoch (for resume) and its
     final parameters; every > 1 rewrites metrics.json only at epoch 1, every
     N-th and the last.  model, when given, is written as model.json: what
-    ``load_model`` needs to rebuild the net.
+    ``load_model`` needs to rebuild the net.  figures: the names of the
+    figures the caller will write (after ``record(*figures)``).
     """
 
     def __init__(self, folder, chapter, config, *, resume=False, overwrite=False,
-                 checkpoints=False, every=1, model=None):
+                 checkpoints=False, every=1, model=None, figures=()):
         self.folder, self.chapter, self.config = folder, chapter, config
         self.resume, self.overwrite, self.checkpoints = resume, overwrite, checkpoints
         self.every, self.model, self.impl, self._lock = every, model, None, None
         self.identity = identity(chapter, config)
-        self.metrics = {'chapter': chapter, 'config': config, 'runs': {}}
+        self.metrics = {'chapter': chapter, 'config': config, 'runs': {},
+                        'files': ['model.json'] if model is not None else []}
+        self.writes = {'metrics.json'} | set(self.metrics['files']) | set(figures) | (
+            set(MODEL_FILES.values()) | set(EXPORT_FILES) if checkpoints else set())
 
     def path(self, name):
         return os.path.join(self.folder, name)
@@ -127,30 +202,53 @@ class Run:
             if isinstance(error, DivergenceError):
                 self.metrics['diverged'] = {'impl': error.impl or self.impl, 'epoch': error.epoch,
                                             'batch': error.batch}
-            if isinstance(error, (D2LError, KeyboardInterrupt)):
+                if any(run['epochs'] for run in self.metrics['runs'].values()):
+                    error.folder = self.folder
+            if isinstance(error, D2LError) and not isinstance(error, DivergenceError) \
+                    and not self.resume and not any(r['epochs'] for r in self.metrics['runs'].values()):
+                # a setting refused before the first epoch: nothing to resume, so no run is left
+                for name in self.metrics['files'] + ['metrics.json']:
+                    if os.path.isfile(self.path(name)):
+                        os.remove(self.path(name))
+            elif isinstance(error, (D2LError, KeyboardInterrupt)):
                 self.write()  # every epoch recorded so far, also those not yet written
         finally:
             self._lock.__exit__()
 
     def _clean(self):
-        """Remove temporary files a killed run left, and with overwrite the earlier run's files."""
-        for name in os.listdir(self.folder):
-            path = self.path(name)
-            if not os.path.isfile(path):
-                continue
-            earlier = self.overwrite and not self.resume and (
-                name == 'metrics.json' or name == 'model.json' or name.endswith(('.png', '.params'))
-                or name.startswith('checkpoint-') or name == 'gluon-symbol.json')
-            if name.startswith('.') or earlier:
+        """Check the folder's files; remove our temporary files, and with overwrite the earlier run's.
+
+        Only names the earlier run recorded in its metrics.json, its
+        checkpoints and the exact names of our temporary files are removed;
+        any other file is kept (and refused without overwrite or resume).
+        """
+        names = os.listdir(self.folder)
+        own = {n for n in names if _WORKER.match(n) and os.path.isdir(self.path(n))}
+        if _holds_a_run(self.folder):
+            own |= {'metrics.json'} | {n for n in names if _CHECKPOINT.match(n)}
+            own |= set(_recorded(self.folder)) & set(names)
+        pattern = _CHECKPOINT if self.checkpoints else None
+        temporary = claim(self.folder, own, self.writes, self.overwrite or self.resume, pattern)
+        earlier = [self.path(n) for n in sorted(own) if os.path.isfile(self.path(n))]
+        for path in temporary + (earlier if self.overwrite and not self.resume else []):
+            if os.path.isfile(path):
                 os.remove(path)
 
     def _read_earlier(self):
         earlier = read_metrics(self.folder, self.chapter)
+        self.metrics['files'] = sorted(set(self.metrics['files']) | set(_recorded(self.folder)))
         if self.checkpoints:  # chapters without checkpoints take seconds and run again
             self.metrics['runs'] = earlier['runs']
 
     def write(self):
         write_json(self.path('metrics.json'), self.metrics)
+
+    def record(self, *names):
+        """List names in metrics.json as files of this run, before they are written."""
+        new = set(names) - set(self.metrics['files'])
+        if new:
+            self.metrics['files'] = sorted(new | set(self.metrics['files']))
+            self.write()
 
     # ---- callbacks of fit()
 
@@ -190,6 +288,7 @@ class Run:
         """Mark impl finished; with checkpoints, save its final parameters (for predict and resume)."""
         run = self.metrics['runs'].setdefault(impl, {'epochs': []})
         if self.checkpoints:
+            self.record(MODEL_FILES[impl], *(EXPORT_FILES if impl == 'gluon' else ()))
             save_version(self.path(MODEL_FILES[impl]), version)
             if impl == 'gluon':
                 export_gluon(self.path('gluon'), version.net)
@@ -260,9 +359,9 @@ class Run:
 
     def _remove_checkpoint(self, impl):
         state_path = self._checkpoint_paths(impl)
-        prefix = os.path.basename(state_path)[:-len('.json')] + '-epoch'
+        params = re.compile(r'checkpoint-%s-epoch[1-9][0-9]*\.params$' % impl)
         for name in os.listdir(self.folder):
-            if name.startswith(prefix) and name.endswith('.params'):
+            if params.match(name):
                 os.remove(self.path(name))
         if os.path.exists(state_path):
             os.remove(state_path)
@@ -308,15 +407,44 @@ def read_all(folder):
     return settings
 
 
+ALL_FILES = ('all.json', 'summary.json', 'report.html')
+SWEEP_FILES = ('summary.json', 'sweep.png')
+
+
+def _own_files(folder, names, held):
+    """Return those of names present in folder when it holds its run (held), else none."""
+    return {n for n in names if os.path.exists(os.path.join(folder, n))} if held else set()
+
+
 def start_all(folder, seed, chapters, resume=False, overwrite=False):
-    """Write the all.json of an `all` run in folder (or read it on resume); return the run's seed."""
-    if resume:
-        return read_all(folder)['seed']
-    if not overwrite and os.path.exists(os.path.join(folder, 'all.json')):
+    """Write the all.json of an `all` run in folder (or read it on resume); return the run's seed.
+
+    all writes ALL_FILES and a sub-folder per chapter, replacing only an
+    earlier all run's; any other file is refused, or kept with overwrite.
+    """
+    held = os.path.exists(os.path.join(folder, 'all.json'))
+    if not resume and not overwrite and held:
         raise D2LError('%s already holds a run of all; continue it with --resume %s, choose a '
                        'fresh --out, or pass --overwrite to replace it' % (folder, folder))
+    for path in claim(folder, _own_files(folder, ALL_FILES + tuple(chapters), held), ALL_FILES,
+                      overwrite or resume):
+        os.remove(path)
+    if resume:
+        return read_all(folder)['seed']
     write_json(os.path.join(folder, 'all.json'), {'seed': seed, 'chapters': list(chapters)})
     return seed
+
+
+def start_sweep(folder, overwrite=False):
+    """Check that a sweep may write SWEEP_FILES into folder: a fresh one, or overwrite an earlier sweep's.
+
+    Any file an earlier sweep did not write is refused, or kept with overwrite.
+    """
+    held = os.path.exists(os.path.join(folder, 'summary.json'))
+    if held and not overwrite:
+        raise D2LError('%s already holds a sweep; choose a fresh --out or pass --overwrite' % folder)
+    for path in claim(folder, _own_files(folder, SWEEP_FILES, held), SWEEP_FILES, overwrite):
+        os.remove(path)
 
 
 def load_model(path, ctx=None):

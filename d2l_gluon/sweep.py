@@ -4,10 +4,11 @@ Every combination is one run of the chapter's fit() in its own process
 (MXNet's engine does not survive fork, so workers are spawned).  A run that
 diverges is recorded as such, with the epochs before, and the sweep goes on.
 """
-import concurrent.futures
 import itertools
 import multiprocessing
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -30,6 +31,9 @@ def grid(chapter, fixed, values, seeds):
     if unknown:
         raise D2LError('cannot sweep %s; the numeric options of this chapter are %s'
                        % (', '.join(unknown), ', '.join(sweepable(chapter))))
+    for name, listed in dict(values, seeds=seeds).items():
+        kind = 'seed' if name == 'seeds' else chapter.OPTIONS[name].kind
+        _refuse_repeats(name, listed, kind)
     names = sorted(values)
     configs = []
     for combination in itertools.product(*(values[name] for name in names)):
@@ -37,6 +41,21 @@ def grid(chapter, fixed, values, seeds):
             changes = dict(fixed, seed=seed, **dict(zip(names, combination)))
             configs.append(chapter.complete(make_config(chapter.options, **changes)))
     return configs
+
+
+def _refuse_repeats(name, listed, kind):
+    """Raise D2LError when a sweep list names one value twice: the same run, not another one."""
+    from .config import KINDS
+    seen = set()
+    for value in listed:
+        # two floats that are one float32 train the same numbers
+        key = np.float32(value) if KINDS[kind][0] is float else value
+        if key in seen:
+            raise D2LError('--%s %s repeats %s; every value is one run, so give distinct %s'
+                           % (name.replace('_', '-'), ','.join(str(v) for v in listed), value,
+                              'seeds' if name == 'seeds' else 'values (and several --seeds '
+                              'for runs of one value)'))
+        seen.add(key)
 
 
 def run_one(chapter_name, config):
@@ -73,14 +92,28 @@ def sweep(chapter_name, configs, processes=1, on_done=None):
                 on_done(i, results[i], i + 1, len(configs))
         return results
     context = multiprocessing.get_context('spawn')
-    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = {pool.submit(run_one, chapter_name, config): i for i, config in enumerate(configs)}
-        for finished, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            i = futures[future]
-            results[i] = future.result()
+    # the workers start with SIGINT ignored (a spawned Python then installs no handler), so that a
+    # terminal's Ctrl-C reaches this process alone, which stops them all at once (the pool's exit
+    # terminates its workers); a pool that waited would finish every queued run first
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        pool = context.Pool(processes)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, handler)
+    with pool:
+        tasks = [(i, chapter_name, config) for i, config in enumerate(configs)]
+        for finished, (i, result) in enumerate(pool.imap_unordered(_run_indexed, tasks), 1):
+            results[i] = result
             if on_done is not None:
-                on_done(i, results[i], finished, len(configs))
+                on_done(i, result, finished, len(configs))
     return results
+
+
+def _run_indexed(task):
+    i, chapter_name, config = task
+    return i, run_one(chapter_name, config)
 
 
 def final(result, impl, key):
@@ -141,6 +174,9 @@ def plan(chapter, tokens):
     tokens = list(tokens)
     while tokens:
         flag = tokens.pop(0)
+        if flag.startswith('--') and '=' in flag:  # --lr=0.01,0.1: the form argparse takes too
+            flag, value = flag.split('=', 1)
+            tokens.insert(0, value)
         name = flag[2:].replace('-', '_') if flag.startswith('--') else None
         if name == 'overwrite':
             result['overwrite'] = True
@@ -199,9 +235,13 @@ def format_table(rows):
     return lines
 
 
-def save_summary(folder, chapter_name, plan, rows, results):
-    """Write a sweep's summary.json: its values, seeds, table and every run's epochs."""
+def save_summary(folder, chapter_name, plan, rows, results, interrupted=False):
+    """Write a sweep's summary.json: its values, seeds, table and every run's epochs.
+
+    An interrupted sweep's summary holds the runs that finished and says so.
+    """
     from .files import write_json
-    write_json(os.path.join(folder, 'summary.json'), {
+    write_json(os.path.join(folder, 'summary.json'), dict({
         'chapter': chapter_name, 'values': plan['values'], 'fixed': plan['fixed'],
-        'seeds': plan['seeds'], 'table': rows, 'runs': results})
+        'seeds': plan['seeds'], 'table': rows, 'runs': results},
+        **({'interrupted': True} if interrupted else {})))

@@ -14,17 +14,49 @@ from .files import default_out_dir, prepare_out_dir
 from .runs import format_epoch
 
 
+# the figures each walk-through writes into its folder
+FIGURES = {
+    'linear_regression': ('data.png', 'loss.png', 'learning_rates.png'),
+    'fashion_mnist': ('fashion_mnist.png',),
+    'softmax_regression': ('curves.png', 'predictions.png', 'weights.png'),
+    'mlp': ('activations.png', 'curves.png', 'predictions.png'),
+    'logistic_regression': ('sigmoid.png', 'probability.png', 'loss.png'),
+}
+RUN_MARKS = ('metrics.json', 'all.json', 'summary.json')  # a folder with one holds a run
+
+
 def walkthrough_args(name):
-    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; notebooks: defaults."""
+    """Return (quick, out): --quick or D2L_QUICK=1, and the run folder; notebooks: defaults.
+
+    A folder that holds a run, or a file of the name of one of the
+    walk-through's figures, ends the walk-through with one line: it never
+    replaces a file.
+    """
     parser = argparse.ArgumentParser(description='The %s walk-through, cell by cell.' % name)
     parser.add_argument('--quick', action='store_true', help='fewer epochs: seconds, for tests')
-    parser.add_argument('--out', help='folder for the figures (default runs/%s-<timestamp>)' % name)
+    parser.add_argument('--out', help='folder for the figures (default runs/%s-<timestamp>); it '
+                                      'must hold no run and none of them' % name)
     args = parser.parse_args([] if 'ipykernel' in sys.modules else None)
     try:
+        if args.out:
+            check_out_dir(args.out, FIGURES[name])
         out = prepare_out_dir(args.out or default_out_dir(name))
     except D2LError as e:
         sys.exit('error: %s' % e)
     return args.quick or os.environ.get('D2L_QUICK') == '1', out
+
+
+def check_out_dir(folder, figures):
+    """Raise D2LError when folder holds a run or a file named as one of figures."""
+    held = [n for n in RUN_MARKS if os.path.exists(os.path.join(folder, n))]
+    if held:
+        raise D2LError('%s holds a d2l-gluon run (%s); a walk-through writes its figures into a '
+                       'fresh --out' % (folder, held[0]))
+    taken = [n for n in figures if os.path.exists(os.path.join(folder, n))]
+    if taken:
+        raise D2LError('%s already holds %s, which this walk-through would replace; choose a fresh '
+                       '--out or move %s away' % (folder, ', '.join(taken),
+                                                 'it' if len(taken) == 1 else 'them'))
 
 
 def show_source(*functions):

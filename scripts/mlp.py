@@ -98,6 +98,6 @@ print('\n'.join(mlp.summary(config, both['metrics'])))
 # Loss and accuracy per epoch, and 20 test predictions of both versions.
 
 # %%
-plot.classifier_figures(config, both, OUT)
+softmax_regression.classifier_figures(config, both, OUT)
 for name in ('curves.png', 'predictions.png'):
     show_figure(os.path.join(OUT, name))

@@ -12,7 +12,7 @@ import os
 from mxnet import nd
 
 import d2l_gluon
-from d2l_gluon import d2l, plot
+from d2l_gluon import d2l
 from d2l_gluon.chapters import softmax_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
@@ -127,6 +127,6 @@ print('\n'.join(softmax_regression.summary(config, both['metrics'])))
 # Loss and accuracy per epoch, 20 test predictions of both versions, and each class's weights.
 
 # %%
-plot.softmax_figures(config, both, OUT)
+softmax_regression.figures(config, both, OUT)
 for name in ('curves.png', 'predictions.png', 'weights.png'):
     show_figure(os.path.join(OUT, name))

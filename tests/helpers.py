@@ -128,9 +128,10 @@ def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0, step_batch=2
 
     Every step divides by step_batch, the configured batch size (None: by each batch's size).
     """
-    from d2l_gluon.config import chapter_module, make_config
-    module = chapter_module(chapter)
-    config = make_config(module.OPTIONS, impl=impl, lr=lr, num_epochs=num_epochs, seed=seed_value,
+    from d2l_gluon.chapters import chapter as find_chapter
+    from d2l_gluon.config import make_config
+    module = find_chapter(chapter)
+    config = make_config(module.options, impl=impl, lr=lr, num_epochs=num_epochs, seed=seed_value,
                          step_divisor='batch-size' if step_batch == 256 else 'actual')
     assert step_batch in (256, None) and config['batch_size'] == 256
     return module.fit(config)['trained'][impl][1]

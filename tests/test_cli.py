@@ -11,9 +11,14 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from mxnet import nd
 
 from d2l_gluon import cli, config as settings
+from d2l_gluon.chapters import MODULES
+from d2l_gluon.chapters import chapter as find_chapter
 
 from .helpers import assert_png, one_line, run_cli, write_fashion_mnist
 
@@ -314,12 +319,26 @@ def test_a_damaged_checkpoint_stops_resume_with_one_line(tmp_path, capsys, fake_
     assert 'checkpoint-gluon.json' in line and 'delete it' in line
 
 
+def test_resume_with_other_options_is_refused_and_leaves_the_run_as_it_was(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert run_main(['linreg', '--num-epochs', 1, '--out', out], capsys)[0] == 0
+    before = tree(out)
+    code, printed, err = run_main(['linreg', '--resume', out, '--num-epochs', 10, '--lr', 0.5], capsys)
+    assert code == 2 and printed == ''
+    assert one_line(err) == ('d2l-gluon linreg: error: --resume continues the run with its own '
+                             'settings; drop --num-epochs, --lr')
+    assert tree(out) == before
+    assert run_main(['linreg', '--resume', out], capsys)[0] == 0  # alone it continues
+
+
 def test_all_resume_keeps_finished_chapters(tmp_path, capsys, monkeypatch):
     out = tmp_path / 'all'
     monkeypatch.setattr(cli, 'CHAPTERS', ('linreg', 'logreg'))
     assert run_main(['all', '--out', out], capsys)[0] == 0
     before = (out / 'linreg' / 'metrics.json').read_text()
-    os.remove(out / 'logreg' / 'metrics.json')
+    metrics = read_json(out / 'logreg' / 'metrics.json')  # as if interrupted before it finished
+    del metrics['finished']
+    (out / 'logreg' / 'metrics.json').write_text(json.dumps(metrics))
     code, printed, _ = run_main(['all', '--resume', out], capsys)
     assert code == 0
     assert '== linreg: finished earlier, kept' in printed and '== logreg' in printed
@@ -363,7 +382,7 @@ def test_every_option_of_every_command_has_a_help_line():
             assert action.help and action.help.strip(), '%s %s has no help' % (name, action.option_strings)
 
 
-@pytest.mark.parametrize('chapter', list(settings.CHAPTERS))
+@pytest.mark.parametrize('chapter', list(MODULES))
 def test_chapter_help_shows_each_options_default(chapter, capsys, monkeypatch):
     monkeypatch.setenv('COLUMNS', '10000')  # no help text wraps
     code, text, _ = run_main([chapter, '--help'], capsys)
@@ -375,7 +394,7 @@ def test_chapter_help_shows_each_options_default(chapter, capsys, monkeypatch):
             lines[option] = line
         elif line.startswith('    ') and lines:
             lines[option] += ' ' + line.strip()
-    options = dict(settings.COMMON, **settings.chapter_module(chapter).OPTIONS)
+    options = dict(settings.COMMON, **find_chapter(chapter).options)
     for name, option in options.items():
         line = lines['--' + name.replace('_', '-')]
         assert option.help in line
@@ -387,6 +406,56 @@ def test_chapter_help_shows_each_options_default(chapter, capsys, monkeypatch):
             assert line.endswith('(default: %s)' % shown), line
     assert lines['--ctx'].endswith('(default: cpu)')
     assert 'runs/%s-<timestamp>' % chapter in lines['--out']
+
+
+# ---- negative numbers as option values
+
+def chapter_settings(argv):
+    """Return the completed config of a chapter command line, parsed as main parses it (no training)."""
+    args = cli.build_parser().parse_args([str(a) for a in argv])
+    return cli.chapter_config(args)[0]
+
+
+@pytest.mark.parametrize('argv, key, expected', [
+    (['linreg', '--true-w', '-3.4,2'], 'true_w', [-3.4, 2.0]),
+    (['linreg', '--true-w', '-3.4e-2,2'], 'true_w', [-0.034, 2.0]),
+    (['linreg', '--true-b', '-1e-05'], 'true_b', -1e-05),
+    (['logreg', '--data', 'blobs', '--mean0', '-1,-1'], 'mean0', [-1.0, -1.0]),
+    (['logreg', '--data', 'blobs', '--mean1', '-.5,2'], 'mean1', [-0.5, 2.0]),
+    (['compare', 'linreg', '--perturb', '-1e-3'], 'perturb', -1e-3),
+    (['compare', 'linreg', '--pert', '-1e-3'], 'perturb', -1e-3),  # an abbreviation argparse accepts
+])
+def test_a_negative_first_value_is_an_options_value_not_an_option(argv, key, expected):
+    if argv[0] == 'compare':
+        assert getattr(cli.build_parser().parse_args(argv), key) == expected
+    else:
+        assert chapter_settings(argv)[key] == expected
+
+
+def test_a_negative_value_is_refused_for_what_it_is_not_as_a_missing_value(capsys):
+    code, _, err = run_main(['linreg', '--lr', '-1e-3,2'], capsys)
+    assert code == 2 and "--lr: '-1e-3,2' is not a positive" in one_line(err)
+    code, _, err = run_main(['linreg', '--true-w', '--lr', '0.1'], capsys)
+    assert code == 2 and 'argument --true-w: expected one argument' in one_line(err)
+
+
+@hypothesis_settings(max_examples=50, deadline=None)
+@given(values=st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=5),
+       means=st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=4, max_size=4),
+       negative_first=st.booleans(), joined=st.booleans())
+def test_number_lists_parse_to_their_values_in_either_form(values, means, negative_first, joined):
+    if negative_first:
+        values[0], means[0], means[2] = -abs(values[0]), -abs(means[0]), -abs(means[2])
+
+    def option(flag, numbers):
+        text = ','.join(repr(v) for v in numbers)
+        return [flag + '=' + text] if joined else [flag, text]
+    config = chapter_settings(['linreg', '--num-inputs', len(values)] + option('--true-w', values)
+                              + option('--true-b', values[:1]))
+    assert config['true_w'] == values and config['true_b'] == values[0]
+    config = chapter_settings(['logreg', '--data', 'blobs'] + option('--mean0', means[:2])
+                              + option('--mean1', means[2:]))
+    assert (config['mean0'], config['mean1']) == (means[:2], means[2:])
 
 
 # ---- bad arguments: exit 2, one line naming the problem and its fix, nothing written
@@ -422,6 +491,9 @@ BAD_ARGUMENTS = [
     # (command line, words the line must hold: the option or input at fault, and what to do)
     ('linreg --lr -1', ['--lr', 'positive']),
     ('linreg --lr nan', ['--lr', "'nan'", 'positive float32']),
+    ('linreg --lr 1e-50', ['--lr', "'1e-50'", 'positive float32', 'from 1.2e-38']),
+    ('linreg --full-batch --batch-size 5', ['--full-batch', '--batch-size 5', 'drop']),
+    ('linreg --batch-size 5 --preset note-000 --full-batch', ['--full-batch', '--batch-size 5']),
     ('linreg --batch-size 0', ['--batch-size', 'positive integer']),
     ('linreg --true-w 1,2,3', ['--true-w has 3 values', '--num-inputs is 2', 'one weight per input']),
     ('linreg --true-w 1,x', ['--true-w', 'comma-separated list']),
@@ -460,6 +532,13 @@ BAD_ARGUMENTS = [
     ('mlp --ctx tpu(0)', ['--ctx', "'tpu(0)' is not a device"]),
     ('mlp --ctx cpu(0),cpu(1)', ['--ctx', 'add --impl gluon']),
     ('linreg --resume EMPTY', ['EMPTY', 'no readable metrics.json']),
+    ('linreg --resume EMPTY --num-epochs 10 --lr 0.5',
+     ['--resume continues the run with its own settings; drop --num-epochs, --lr']),
+    ('linreg --lr=0.5 --resume EMPTY --out OUT --overwrite', ['drop --lr, --out, --overwrite']),
+    ('linreg --resume EMPTY --preset note-000', ['drop --preset']),
+    ('softmax --resume EMPTY --ctx cpu --impl gluon', ['drop --ctx, --impl']),
+    ('all --resume EMPTY --seed 3', ['--resume continues the run with its own settings; drop --seed']),
+    ('all --seed 0 --resume EMPTY --out OUT', ['drop --seed, --out']),
     ('predict --model MODEL_HUGE --from-test 1 --ctx ' + BIG, ['--ctx', 'numbers up to 1023']),
     ('predict --model MODEL_HUGE --from-test 1', ['MODEL_HUGE', 'model.json']),
     ('predict --model MODEL_LIST --from-test 1', ['MODEL_LIST', 'model.json']),
@@ -496,7 +575,7 @@ def test_bad_argument_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys,
             text = text.replace(name, str(places[name]))
         return text
     argv = [fill(word) for word in command.split()]
-    if argv[0] in settings.CHAPTERS and '--out' not in argv:
+    if argv[0] in MODULES and '--out' not in argv and '--resume' not in argv:
         argv += ['--out', str(places['OUT'])]
     code, stdout, stderr = run_main(argv, capsys)
     assert code == 2, stderr

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from d2l_gluon import compare as comparison
-from d2l_gluon.config import chapter_module, make_config
+from d2l_gluon.chapters import chapter as chapter_module
+from d2l_gluon.config import make_config
 
 from .helpers import one_line, run_cli, write_fashion_mnist
 
@@ -47,7 +48,7 @@ def test_compare_prints_both_versions_side_by_side_and_exits_0_when_they_agree(c
         assert row[1] > 0
     # the summary's loss difference is the largest of the loss column (printed to 2 and 3 digits)
     assert abs(max(row[3] for row in rows) - loss_diff) <= 0.051 * loss_diff
-    assert max(loss_diff, param_diff) <= tolerance == chapter_module(chapter).COMPARE['tolerance']
+    assert max(loss_diff, param_diff) <= tolerance == chapter_module(chapter).compare.tolerance
     assert 'agree' in result.stdout and result.stderr == ''
 
 
@@ -84,9 +85,9 @@ def fake_data(tmp_path_factory):
 
 def config_of(chapter, fake_data, **changes):
     module = chapter_module(chapter)
-    if 'data_dir' in module.OPTIONS:
+    if 'data_dir' in module.options:
         changes['data_dir'] = fake_data
-    return module, make_config(module.OPTIONS, **dict(module.COMPARE.get('changes', {}), num_epochs=2,
+    return module, make_config(module.options, **dict(module.compare.changes, num_epochs=2,
                                                       **changes))
 
 
@@ -94,7 +95,7 @@ def config_of(chapter, fake_data, **changes):
 def test_compare_finds_every_chapters_versions_equal_within_its_tolerance(fake_data, chapter):
     module, config = config_of(chapter, fake_data)
     result = comparison.compare(module, config)
-    assert result['tolerance'] == module.COMPARE['tolerance'] and result['dtype'] == module.COMPARE['dtype']
+    assert result['tolerance'] == module.compare.tolerance and result['dtype'] == module.compare.dtype
     assert [epoch for epoch, _ in result['epochs']] == [1, 2]
     assert max(result['loss_diff'], result['param_diff']) <= result['tolerance']
     assert result['loss_diff'] == max(row['loss'][2] for _, row in result['epochs'])

@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from d2l_gluon import D2LError
-from d2l_gluon.config import (CHAPTERS, COMMON, FLOAT32_MAX, KINDS, Option, chapter_module, check,
+from d2l_gluon.chapters import MODULES as CHAPTERS
+from d2l_gluon.chapters import chapter as chapter_module
+from d2l_gluon.config import (COMMON, FLOAT32_MAX, KINDS, Option, check,
                               make_config, parse, step_batch)
 
 KIND_NAMES = sorted(KINDS)
@@ -38,7 +40,8 @@ def test_counts_are_positive_integers(n):
 @settings(max_examples=200, deadline=None)
 @given(x=st.floats(allow_nan=True, allow_infinity=True))
 def test_positive_numbers_are_finite_float32_and_above_zero(x):
-    ok = math.isfinite(x) and 0 < x <= FLOAT32_MAX
+    # a float32 below the smallest normal one is 0 or subnormal: a learning rate of it trains nothing
+    ok = math.isfinite(x) and np.finfo(np.float32).tiny <= np.float32(x) and x <= FLOAT32_MAX
     if ok:
         assert parse('positive', repr(x)) == x
     else:
@@ -56,6 +59,7 @@ def test_number_lists_round_trip(values):
     ('numbers', '1,,2'), ('numbers', ''), ('numbers', '1e300'), ('number', 'nan'),
     ('nonnegative', '-0.5'), ('seed', '-1'), ('seed', str(2 ** 32 - 1)), ('units', '100000000'),
     ('probability', '1'), ('flag', 'maybe'), (CHOICES, 'softplus'),
+    ('positive', '1e-50'), ('positive', '1e-40'), ('positive', '1.1e-38'),
 ])
 def test_values_a_float32_net_cannot_take_are_refused(kind, text):
     with pytest.raises(ValueError):
@@ -93,8 +97,8 @@ def test_make_config_gives_a_config_or_one_d2l_error(changes):
 def test_every_chapter_declares_a_valid_default_for_every_option():
     for name in CHAPTERS:
         chapter = chapter_module(name)
-        config = make_config(chapter.OPTIONS)
-        for key, option in chapter.OPTIONS.items():
+        config = make_config(chapter.options)
+        for key, option in chapter.options.items():
             assert option.help, (name, key)
             if option.default is not None:
                 assert check(option.kind, option.default) == config[key], (name, key)
@@ -108,3 +112,10 @@ def test_step_batch_follows_the_step_divisor():
 
 def test_float32_max_is_numpys():
     assert FLOAT32_MAX == float(np.finfo(np.float32).max)
+
+
+@pytest.mark.parametrize('text', ['1e-50', '1e-45', '1e-40', '1.17e-38'])
+def test_a_positive_value_float32_rounds_to_zero_or_subnormal_is_refused_with_its_range(text):
+    with pytest.raises(ValueError, match='positive float32 number from 1.2e-38'):
+        parse('positive', text)
+    assert parse('positive', '1.2e-38') == 1.2e-38

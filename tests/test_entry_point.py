@@ -3,6 +3,7 @@
 Each test starts the program in a subprocess, from the repository root so
 that this checkout's package is the one imported.
 """
+import json
 import os
 import signal
 import subprocess
@@ -97,6 +98,43 @@ def test_a_worker_role_still_runs_the_cli(how):
     assert result.returncode == 0 and 'usage: d2l-gluon' in result.stdout, result.stderr
 
 
+@pytest.mark.parametrize('others, words', [
+    ({}, ['DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_WORKER, DMLC_NUM_SERVER']),
+    (dict(DMLC_VARIABLES, DMLC_NUM_WORKER='two'), ["DMLC_NUM_WORKER='two'"]),
+    (DMLC_VARIABLES, ['no scheduler answers at 127.0.0.1:9'])],
+    ids=['variables missing', 'not a number', 'no scheduler'])
+def test_a_worker_role_left_without_its_job_is_one_line_and_exit_2(tmp_path, others, words):
+    out = tmp_path / 'run'
+    start = time.monotonic()
+    result = run('softmax', '--impl', 'gluon', '--kvstore', 'dist_sync', '--out', out,
+                 env=clean_env(DMLC_ROLE='worker', **others), timeout=60)
+    line = one_line(result.stderr)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    for word in ['d2l-gluon softmax: error: DMLC_ROLE=worker', 'unset DMLC_ROLE',
+                 'd2l-gluon launch'] + words:
+        assert word in line, '%r not in %r' % (word, line)
+    assert time.monotonic() - start < 30 and not out.exists()
+
+
+# ---- MXNet's own settings in the environment
+
+@pytest.mark.parametrize('name, value', [
+    ('OMP_NUM_THREADS', 'abc'), ('OMP_NUM_THREADS', '2.5'), ('MXNET_CPU_WORKER_NTHREADS', 'four'),
+    ('MXNET_MKLDNN_ENABLED', 'yes'), ('MXNET_ENGINE_TYPE', 'FastEngine'), ('MXNET_ENGINE_TYPE', '')])
+def test_a_setting_mxnet_would_abort_on_is_one_line_and_exit_2(tmp_path, name, value):
+    out = tmp_path / 'run'
+    result = run('linreg', '--num-epochs', 1, '--out', out, env=clean_env(**{name: value}))
+    assert_error_line(result, '%s=%r' % (name, value), 'unset %s' % name)
+    assert not out.exists()
+
+
+def test_settings_mxnet_accepts_still_run(tmp_path):
+    env = clean_env(OMP_NUM_THREADS=' 2', MXNET_CPU_WORKER_NTHREADS='+1', MXNET_MKLDNN_ENABLED='True',
+                    MXNET_ENGINE_TYPE='ThreadedEnginePerDevice', MXNET_TUNING_WEIGHT_SCALE='1e-3')
+    result = run('linreg', '--num-epochs', 1, '--out', tmp_path / 'run', env=env)
+    assert result.returncode == 0, result.stderr
+
+
 # ---- Ctrl-C while numpy and mxnet are imported
 
 def interrupt_after(module, delay):
@@ -172,3 +210,34 @@ def test_a_closed_stdout_pipe_ends_the_run_without_a_traceback(tmp_path):
     assert first.startswith('scratch epoch 1'), first
     assert 'Traceback' not in stderr and 'BrokenPipeError' not in stderr, stderr
     assert proc.returncode == 1, (proc.returncode, stderr)
+
+
+# ---- stdout that cannot be written
+
+def test_a_full_stdout_is_one_line_exit_1_and_the_run_folder_stays_consistent(tmp_path):
+    out = tmp_path / 'run'
+    with open('/dev/full', 'w') as full:  # every write fails with ENOSPC
+        result = subprocess.run([sys.executable, '-m', 'd2l_gluon', 'linreg', '--out', str(out)],
+                                stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                env=clean_env(), timeout=120)
+    line = one_line(result.stderr)
+    assert line.startswith('d2l-gluon linreg: error: cannot write to standard output '
+                           '(No space left on device)'), line
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    with open(str(out / 'metrics.json')) as f:
+        metrics = json.load(f)  # complete, with the epoch whose line could not be printed
+    assert not metrics.get('finished') and len(metrics['runs']['scratch']['epochs']) == 1
+    assert [n for n in os.listdir(str(out)) if n.startswith('.')] == []
+    again = run('linreg', '--out', out, '--overwrite')  # no lock or half-written file is left
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_closed_stdout_is_refused_in_one_line_before_anything_runs(tmp_path):
+    out = tmp_path / 'run'
+    result = subprocess.run([sys.executable, '-m', 'd2l_gluon', 'linreg', '--out', str(out)],
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env(),
+                            timeout=120, preexec_fn=lambda: os.close(1))  # as `d2l-gluon linreg >&-`
+    line = one_line(result.stderr)
+    assert line.startswith('d2l-gluon: error: cannot write to standard output (it is closed)'), line
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert not out.exists()

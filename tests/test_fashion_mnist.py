@@ -18,7 +18,8 @@ from d2l_gluon import data
 from d2l_gluon.data import (find_fashion_mnist, get_fashion_mnist_labels, load_fashion_mnist,
                             read_fashion_mnist, read_idx)
 
-from .helpers import fake_fashion_mnist, idx_bytes, write_fashion_mnist, write_idx
+from .helpers import (fake_fashion_mnist, idx_bytes, one_line, run_cli, write_fashion_mnist,
+                      write_idx)
 
 STEMS = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
          't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
@@ -99,7 +100,9 @@ def _corrupt_deflate(raw):
 _GOOD = idx_bytes(np.arange(60, dtype=np.uint8).reshape(3, 4, 5))
 # case: (file name, bytes written, words the message must contain besides the path)
 _BAD_FILES = {
-    'empty file': ('x', b'', ['magic']),
+    'empty file': ('x', b'', ['is empty']),
+    'empty .gz file': ('x.gz', b'', ['is empty']),
+    'gzip of nothing': ('x.gz', gzip.compress(b''), ['empty once decompressed']),
     'magic not starting with two zero bytes': ('x', b'\x08\x03' + _GOOD[2:], ['magic']),
     'unknown type code': ('x', _GOOD[:2] + b'\x07' + _GOOD[3:], ['magic']),
     'zero dimensions': ('x', _GOOD[:3] + b'\x00' + _GOOD[4:], ['magic']),
@@ -167,6 +170,37 @@ def test_read_fashion_mnist_rejects_files_that_do_not_belong_together(tmp_path, 
     with pytest.raises(D2LError) as excinfo:
         read_fashion_mnist(str(tmp_path / kind.replace(' ', '-')))
     assert_one_line_error(excinfo, *words)
+
+
+def test_read_fashion_mnist_refuses_train_and_test_files_swapped(tmp_path):
+    # a training set with fewer examples than the test set: the t10k files under the train names
+    train_images, train_labels, test_images, test_labels = fake_fashion_mnist(num_train=3,
+                                                                              num_test=2)
+    write_fashion_mnist(tmp_path / 'swapped', [test_images, test_labels, train_images, train_labels])
+    with pytest.raises(D2LError) as excinfo:
+        read_fashion_mnist(str(tmp_path / 'swapped'))
+    assert_one_line_error(excinfo, tmp_path / 'swapped' / (STEMS[0] + '.gz'),
+                          tmp_path / 'swapped' / (STEMS[2] + '.gz'), '2 training', '3 test',
+                          'swapped')
+    # as many training as test examples cannot tell a swap, and is a data set one may choose
+    write_fashion_mnist(tmp_path / 'equal', num_train=2, num_test=2)
+    assert len(read_fashion_mnist(str(tmp_path / 'equal'))[0]) == 2
+
+
+@pytest.mark.skipif(not os.path.isdir(data.DEBIAN_FASHION_MNIST),
+                    reason='dataset-fashion-mnist (Debian) is not installed here')
+def test_data_command_refuses_the_real_sets_swapped(tmp_path):
+    # the real files linked under each other's names: 10,000 "training" and 60,000 "test" images
+    swap = {'train': 't10k', 't10k': 'train'}
+    for name in os.listdir(data.DEBIAN_FASHION_MNIST):
+        split, rest = name.split('-', 1)
+        os.symlink(os.path.join(data.DEBIAN_FASHION_MNIST, name), str(tmp_path / (swap[split] + '-' + rest)))
+    result = run_cli('data', '--data-dir', tmp_path)
+    line = one_line(result.stderr)
+    assert result.returncode == 2 and result.stdout == '', (result.returncode, result.stdout)
+    for word in (tmp_path / 'train-images-idx3-ubyte.gz', tmp_path / 't10k-images-idx3-ubyte.gz',
+                 '10000 training', '60000 test', 'swapped'):
+        assert str(word) in line, '%r not in %r' % (word, line)
 
 
 # ---- where the files are looked for

@@ -9,6 +9,7 @@ import gzip
 import io
 import os
 import struct
+import threading
 import tracemalloc
 import zlib
 
@@ -19,13 +20,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from d2l_gluon import D2LError
-from d2l_gluon.data import (IDX_MAX_DATA_BYTES, MAX_IMAGE_SIDE, read_fashion_mnist, read_idx,
-                            read_image)
+from d2l_gluon.data import (FASHION_MNIST_FILES, IDX_MAX_DATA_BYTES, MAX_IMAGE_SIDE,
+                            find_fashion_mnist, read_fashion_mnist, read_idx, read_image)
 
 from .helpers import IDX_CODES, idx_bytes, write_fashion_mnist
 
 # type code -> numpy dtype, from the idx format's definition, independent of data.py
 IDX_TYPES = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
+STEMS = list(FASHION_MNIST_FILES)
 PROPERTY = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -171,9 +173,9 @@ dims = st.lists(st.one_of(st.integers(0, 5), st.sampled_from([2 ** 16, 2 ** 31, 
 
 @PROPERTY
 @given(code=type_codes, shape=dims, magic=st.sampled_from([b'\0\0', b'\0\1', b'\x1f\x8b']),
-       extra=st.integers(-3, 3), gz=st.booleans(), data=st.data())
+       extra=st.integers(-3, 3), gz=st.booleans(), via_symlink=st.booleans(), data=st.data())
 def test_read_idx_returns_the_encoded_array_or_the_project_error(folder, code, shape, magic,
-                                                                 extra, gz, data):
+                                                                 extra, gz, via_symlink, data):
     head = magic + bytes([code, len(shape)]) + struct.pack('>%dI' % len(shape), *shape)
     itemsize = np.dtype(IDX_TYPES.get(code, 'u1')).itemsize
     count = 1
@@ -183,7 +185,13 @@ def test_read_idx_returns_the_encoded_array_or_the_project_error(folder, code, s
     size = count * itemsize + extra if count * itemsize <= 4096 else data.draw(st.integers(0, 64))
     body = data.draw(st.binary(min_size=max(size, 0), max_size=max(size, 0)))
     raw = head + body
-    assert_reads_as_encoded(write(folder, raw, gz), raw)
+    path = write(folder, raw, gz)
+    if via_symlink:  # a folder of links to the files reads as the files themselves
+        link = os.path.join(os.path.dirname(path), 'link-to-' + os.path.basename(path))
+        if not os.path.islink(link):
+            os.symlink(path, link)
+        path = link
+    assert_reads_as_encoded(path, raw)
 
 
 idx_arrays = hnp.arrays(st.sampled_from(sorted(IDX_CODES, key=str)),
@@ -219,6 +227,95 @@ def test_read_idx_refuses_every_cut_of_a_small_file_and_of_its_gzip(folder, dtyp
         with open(path, 'wb') as f:
             f.write(packed[:cut])
         assert_project_error(path)
+
+
+# ---- what is not a regular file: named with what it is, and a FIFO never blocks the reader
+
+NOT_FILES = ['directory', 'broken symlink', 'symlink loop', 'fifo', 'empty file']
+
+
+def make_not_file(path, kind):
+    """Put a kind of NOT_FILES at path; return the words a message about it must hold."""
+    if kind == 'directory':
+        os.mkdir(path)
+        return ['is a directory']
+    if kind == 'broken symlink':
+        os.symlink(path + '.gone', path)
+        return ['is a broken symbolic link', path + '.gone']
+    if kind == 'symlink loop':
+        os.symlink(path + '.back', path)
+        os.symlink(path, path + '.back')
+        return ['is a broken symbolic link', 'loop']
+    if kind == 'fifo':
+        os.mkfifo(path)
+        return ['is not a regular file (a FIFO)']
+    open(path, 'wb').close()
+    return ['is empty']
+
+
+def without_blocking(call, fifo=None, seconds=30):
+    """Return call() run in a thread; fail if it has not ended after seconds (a reader blocked on fifo)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome['value'] = call()
+        except BaseException as e:  # noqa: B902 -- handed back to the test
+            outcome['error'] = e
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        if fifo is not None:  # a writer that opens and closes gives the blocked reader its end of file
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail('the reader blocked for %d s on %s' % (seconds, fifo))
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['value']
+
+
+@pytest.mark.parametrize('name', ['x', 'x.gz'])
+@pytest.mark.parametrize('kind', NOT_FILES)
+def test_read_idx_names_what_is_not_a_regular_file(tmp_path, kind, name):
+    path = str(tmp_path / name)
+    words = make_not_file(path, kind)
+    message = without_blocking(lambda: assert_project_error(path, *words), fifo=path)
+    assert 'magic' not in message, message
+
+
+@pytest.mark.parametrize('stem', STEMS)
+@pytest.mark.parametrize('kind', NOT_FILES)
+def test_read_fashion_mnist_names_the_one_file_that_is_not_a_regular_file(tmp_path, kind, stem):
+    folder = tmp_path / 'data'
+    files = write_fashion_mnist(folder)
+    os.remove(files[stem])
+    # the uncompressed name for the images, the .gz one for the labels: both names are looked at
+    path = str(folder / (stem if 'images' in stem else stem + '.gz'))
+    words = make_not_file(path, kind)
+    with pytest.raises(D2LError) as excinfo:
+        without_blocking(lambda: read_fashion_mnist(str(folder)), fifo=path)
+    message = str(excinfo.value)
+    assert '\n' not in message and 'no Fashion-MNIST' not in message, message
+    for word in [path] + words:
+        assert word in message, '%r not in %r' % (word, message)
+
+
+def test_a_searched_folder_with_a_broken_file_is_named_not_passed_over(tmp_path, monkeypatch):
+    files = write_fashion_mnist(tmp_path / 'env')
+    os.remove(files[STEMS[1]])
+    make_not_file(files[STEMS[1]], 'broken symlink')
+    monkeypatch.setenv('D2L_GLUON_DATA', str(tmp_path / 'env'))
+    with pytest.raises(D2LError) as excinfo:
+        find_fashion_mnist(download=False)
+    assert files[STEMS[1]] in str(excinfo.value) and 'broken symbolic link' in str(excinfo.value)
+
+
+def test_read_fashion_mnist_follows_symlinks_to_the_files(tmp_path):
+    files = write_fashion_mnist(tmp_path / 'real', num_train=4)
+    (tmp_path / 'links').mkdir()
+    for path in files.values():
+        os.symlink(path, str(tmp_path / 'links' / os.path.basename(path)))
+    assert len(read_fashion_mnist(str(tmp_path / 'links'))[0]) == 4
 
 
 # ---- Fashion-MNIST sets with no examples

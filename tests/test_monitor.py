@@ -14,6 +14,9 @@ from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader
 from d2l_gluon.monitor import REFERENCE_EXAMPLES, Monitor, train_versions
 
+
+from .helpers import one_line, run_cli
+
 # ---- training a tiny regression model the way the regression chapters do, watched by monitors
 
 X = nd.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])
@@ -210,3 +213,20 @@ def test_ctrl_c_during_a_batch_stops_training_at_the_next_batch_boundary():
         train_versions(setup, linear_regression.train, config, data)
     assert len(steps) == 3, 'the interrupted batch finishes its step, no later batch starts'
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize('args, causes', [
+    (['weight-decay', '--lambd', '1e30'], ['try a smaller --lr, or a smaller --lambd']),
+    (['weight-decay', '--lambd', '0', '--lr', '10'], []),
+    (['linreg', '--step-divisor', 'none', '--lr', '0.3'],
+     ['--step-divisor none', '10 times', '--step-divisor batch-size']),
+    (['linreg', '--lr', '10'], []),
+], ids=['lambd', 'lr-without-decay', 'step-divisor', 'lr'])
+def test_divergence_names_the_settings_that_likely_caused_it(tmp_path, args, causes):
+    result = run_cli(*args, '--num-epochs', 1, '--impl', 'scratch', '--out', tmp_path / 'run')
+    line = one_line(result.stderr)
+    assert result.returncode == 3 and 'training diverged' in line and 'smaller --lr' in line, line
+    for word in causes:
+        assert word in line, '%r not in %r' % (word, line)
+    if not causes:  # a learning rate too large alone: no other setting is blamed
+        assert '--lambd' not in line and '--step-divisor' not in line, line

@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 from mxnet import nd
 
-from d2l_gluon import config
 from d2l_gluon import cli
 from d2l_gluon import report as reporting
-from d2l_gluon.config import chapter_module, complete, make_config
+from d2l_gluon.chapters import MODULES
+from d2l_gluon.chapters import chapter as chapter_module
+from d2l_gluon.config import make_config
 
 from .helpers import assert_close, run_cli, write_fashion_mnist
 
-CHAPTERS = list(config.CHAPTERS)
+CHAPTERS = list(MODULES)
 # the chapters of book 3.2-3.10, one run per version; the later ones name their runs per case
 # (polyfit 'normal scratch', ...) or measure rather than train (initialization)
 BOOK = ['linreg', 'softmax', 'mlp', 'logreg']
@@ -89,7 +90,7 @@ def test_all_runs_every_chapter_and_both_versions_into_one_folder(all_run):
         assert list(metrics['runs']) == IMPLS
         # the book's defaults, not something smaller
         module = chapter_module(chapter)
-        defaults = complete(module, make_config(module.OPTIONS))  # logreg's depend on its data
+        defaults = module.complete(make_config(module.options))  # logreg's depend on its data
         for key in ('num_epochs', 'lr', 'batch_size'):
             assert metrics['config'][key] == defaults[key], (chapter, key)
         for impl in IMPLS:

@@ -77,6 +77,41 @@ def test_walkthrough_runs_quick_and_saves_its_figures(quick_run, name):
         assert os.path.getsize(path) > 1000, '%s was not saved' % path
 
 
+@pytest.mark.parametrize('name', WALKTHROUGHS)
+def test_walkthrough_writes_only_the_figures_it_names(quick_run, name):
+    from d2l_gluon.walkthrough import FIGURES as NAMED
+    result, out = quick_run(name)
+    succeeded(result)
+    assert sorted(os.listdir(out)) == sorted(NAMED[name]) == sorted(FIGURES[name])
+
+
+def test_walkthrough_refuses_a_run_folder_with_one_line_and_leaves_it(tmp_path):
+    # an mlp run folder: the quick walk-through's figures would stand beside 5-epoch metrics
+    files = {'metrics.json': '{"chapter": "mlp"}', 'curves.png': 'curves of 5 epochs'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = subprocess.run([sys.executable, script_path('mlp'), '--quick', '--out', str(tmp_path)],
+                            capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert result.returncode != 0
+    line, = result.stderr.strip().splitlines()
+    assert str(tmp_path) in line and 'metrics.json' in line and 'fresh --out' in line, line
+    assert {n: (tmp_path / n).read_text() for n in os.listdir(str(tmp_path))} == files
+
+
+@pytest.mark.parametrize('figure', ['curves.png', 'activations.png'])
+def test_walkthrough_refuses_a_folder_holding_a_file_it_would_replace(tmp_path, monkeypatch, figure):
+    from d2l_gluon import walkthrough
+    (tmp_path / figure).write_text('mine')
+    (tmp_path / 'notes.txt').write_text('mine too')
+    monkeypatch.setattr(sys, 'argv', ['mlp.py', '--quick', '--out', str(tmp_path)])
+    with pytest.raises(SystemExit) as exit:
+        walkthrough.walkthrough_args('mlp')
+    assert figure in str(exit.value) and 'fresh --out' in str(exit.value)
+    (tmp_path / figure).unlink()
+    assert walkthrough.walkthrough_args('mlp') == (True, str(tmp_path))
+    assert sorted(os.listdir(str(tmp_path))) == ['notes.txt']
+
+
 def test_linear_regression_reproduces_the_notes_configurations(quick_run):
     lines = succeeded(quick_run('linear_regression')[0]).splitlines()
     assert any(line.startswith('X (10, 2) y (10,)') for line in lines)

@@ -26,6 +26,18 @@ def test_grid_has_one_checked_config_per_combination_and_seed():
         grid(linear_regression, {}, {'lr': [-1.0]}, [0])
 
 
+@pytest.mark.parametrize('values, seeds, message', [
+    ({'lr': [0.1, 0.1]}, [0], '--lr 0.1,0.1 repeats 0.1'),
+    ({'lr': [0.1, 0.3, 0.30000000001]}, [0], 'repeats 0.3'),  # one float32: the same run twice
+    ({'batch_size': [5, 10, 5]}, [0], '--batch-size 5,10,5 repeats 5'),
+    ({'lr': [0.1, 0.2]}, [1, 2, 1], '--seeds 1,2,1 repeats 1'),
+])
+def test_a_repeated_value_or_seed_is_refused_not_counted_as_another_run(values, seeds, message):
+    with pytest.raises(D2LError, match=message.replace('.', r'\.')) as refused:
+        grid(linear_regression, {}, values, seeds)
+    assert 'distinct' in str(refused.value)
+
+
 def test_a_diverging_value_is_marked_and_the_sweep_goes_on():
     configs = grid(linear_regression, {'num_epochs': 2}, {'lr': [0.03, 3.0]}, [0, 1])
     results = sweep('linreg', configs)
@@ -85,6 +97,8 @@ def test_the_sweep_command_prints_a_table_and_writes_summary_and_figure(tmp_path
     (['--lr', '0.1,-1'], '--lr'),
     (['--true-w', '1,2'], 'name the values to sweep'),
     (['--lr', '0.1,0.2', '--seeds', '0,-1'], '--seeds'),
+    (['--lr', '0.1,0.1'], '--lr 0.1,0.1 repeats 0.1'),
+    (['--lr', '0.1,0.2', '--seeds', '0,1,0'], '--seeds 0,1,0 repeats 0'),
 ])
 def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
     from .helpers import one_line, run_cli
@@ -92,3 +106,68 @@ def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
     assert result.returncode == 2
     assert message in one_line(result.stderr)
     assert not (tmp_path / 'sweep').exists()
+
+
+
+@pytest.mark.parametrize('chapter, tokens, fixed, values', [
+    ('logreg', ['--data', 'blobs', '--mean0', '-1,-1', '--std', '0.5,2'],
+     {'data': 'blobs', 'mean0': [-1.0, -1.0]}, {'std': [0.5, 2.0]}),
+    ('logreg', ['--data=blobs', '--mean0=-1,-1', '--std=0.5,2'],
+     {'data': 'blobs', 'mean0': [-1.0, -1.0]}, {'std': [0.5, 2.0]}),
+    ('linreg', ['--true-w', '-3.4,2', '--true-b', '-1e-05,1'],
+     {'true_w': [-3.4, 2.0]}, {'true_b': [-1e-05, 1.0]}),
+    ('linreg', ['--true-w=-3.4,2', '--true-b=-1e-05,1', '--seeds=0,1'],
+     {'true_w': [-3.4, 2.0]}, {'true_b': [-1e-05, 1.0]}),
+])
+def test_sweep_settings_take_negative_values_in_either_form(chapter, tokens, fixed, values):
+    from d2l_gluon import cli
+    from d2l_gluon.chapters import chapter as chapter_module
+    from d2l_gluon.sweep import plan
+    args = cli.build_parser().parse_args(['sweep', chapter] + tokens)
+    settings = plan(chapter_module(chapter), args.settings)
+    assert (settings['fixed'], settings['values']) == (fixed, values)
+    assert settings['seeds'] == ([0, 1] if '--seeds=0,1' in tokens else [0])
+
+
+def test_ctrl_c_stops_the_workers_at_once_and_keeps_the_finished_runs(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .helpers import one_line
+    out = tmp_path / 'sweep'
+    lrs = ','.join(str(0.01 * k) for k in range(1, 11))
+    # a session of its own: SIGINT to the process group, as a terminal's Ctrl-C reaches the workers too
+    proc = subprocess.Popen([sys.executable, '-m', 'd2l_gluon', 'sweep', 'linreg', '--lr', lrs,
+                             '--seeds', '0,1,2', '--processes', '2', '--out', str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith('[1/30] '), first + proc.stderr.read()
+        os.killpg(proc.pid, signal.SIGINT)
+        start = time.monotonic()
+        # read, not communicate: that reads the pipe itself and misses what readline buffered
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+        proc.wait(timeout=30)
+        seconds = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert seconds < 5, 'Ctrl-C took %.1f s' % seconds
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert one_line(stderr) == 'interrupted; partial results are in %s' % out
+    # no worker outlives the sweep (a zombie has ended; this container's init may reap it late)
+    group = subprocess.run(['ps', '-o', 'stat=,pid=,args=', '-g', str(proc.pid)],
+                           capture_output=True, text=True).stdout.splitlines()
+    assert [line for line in group if not line.lstrip().startswith('Z')] == [], group
+    printed = [line for line in (first + stdout).splitlines() if line.startswith('[')]
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['interrupted'] is True
+    assert 1 <= len(summary['runs']) == len(printed) < 30
+    assert sum(row['runs'] for row in summary['table']) == 2 * len(printed)  # scratch and gluon
+    assert (out / 'sweep.png').exists()

@@ -121,3 +121,49 @@ def test_weight_decay_command_runs_both_penalties_and_draws(tmp_path):
     assert 'w_norm' in metrics['runs']['lambda=3 gluon']['epochs'][-1]
     for name in ('loss.png', 'norm.png'):
         assert_png(out / name)
+
+
+def _divides_the_training_set(batch_size, step_divisor):
+    """The combinations in which every batch's penalty weighs what Gluon's wd does in its step."""
+    return step_divisor == 'actual' or (step_divisor == 'batch-size' and 20 % batch_size == 0) \
+        or batch_size == 1
+
+
+@pytest.mark.parametrize('step_divisor', ['batch-size', 'actual', 'none'])
+@pytest.mark.parametrize('batch_size', [1, 2, 3, 4, 5, 6, 10, 20, 30])
+def test_scratch_and_gluon_agree_for_every_accepted_batch_and_the_rest_is_refused(
+        batch_size, step_divisor, monkeypatch):
+    config = make_config(OPTIONS, lambd=[3.0], num_epochs=5, batch_size=batch_size,
+                         step_divisor=step_divisor)
+    tolerance = weight_decay.CHAPTER.compare.tolerance
+    if _divides_the_training_set(batch_size, step_divisor):
+        result = compare(weight_decay, config)
+        assert max(result['loss_diff'], result['param_diff']) < tolerance, result
+        return
+    with pytest.raises(d2l_gluon.D2LError, match='--batch-size %d' % batch_size) as refused:
+        compare(weight_decay, config)
+    assert '\n' not in str(refused.value) and '--step-divisor' in str(refused.value)
+    with pytest.raises(d2l_gluon.D2LError, match='--batch-size'):
+        fit(dict(config, impl='scratch'))  # the library refuses it too, not only the settings
+    # the refusal is needed: without it the two versions part
+    monkeypatch.setattr(weight_decay, 'check_penalty_weight', lambda config: None)
+    assert compare(weight_decay, config)['param_diff'] > 100 * tolerance
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['--batch-size', 3], ['--batch-size 3', 'last batch of 2', 'divides', '--n-train 20',
+                           '--step-divisor actual']),
+    (['--batch-size', 2, '--step-divisor', 'none'], ['--step-divisor none', '--batch-size 2',
+                                                     '--batch-size 1']),
+    (['--batch-size', 8, '--n-train', 12], ['--batch-size 8', 'last batch of 4', '--n-train 12']),
+])
+def test_weight_decay_command_refuses_a_penalty_the_versions_weigh_differently(tmp_path, capsys,
+                                                                              argv, words):
+    from d2l_gluon import cli
+    out = tmp_path / 'run'
+    code = cli.main(['weight-decay'] + [str(a) for a in argv] + ['--out', str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err, err
+    assert not out.exists()

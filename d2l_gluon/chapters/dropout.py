@@ -144,7 +144,7 @@ summary = softmax_regression.summary
 CHAPTER = Chapter(
     'dropout', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
     # the MLP's curves and predictions, without the activations
-    softmax_regression.classifier_figures, train,
+    softmax_regression.classifier_figures, lambda config: ('curves.png', 'predictions.png'), train,
     # in float32 rounding differences grow chaotically at lr 0.5 (1e-4 after about 40 batches);
     # in float64, with the same masks, the versions agree to about 1e-13 over an epoch
     compare=Compare(1e-6, 'float64'),

@@ -49,8 +49,17 @@ Data = collections.namedtuple('Data', 'train_iter features labels')
 
 
 def complete(config):
-    """Return config with batch_size = num_examples under full_batch: every step divides by it."""
-    return dict(config, batch_size=config['num_examples']) if config['full_batch'] else config
+    """Return config with batch_size = num_examples under full_batch: every step divides by it.
+
+    Raise D2LError for another batch size than the default under full_batch: it would be ignored.
+    """
+    if not config['full_batch']:
+        return config
+    if config['batch_size'] not in (OPTIONS['batch_size'].default, config['num_examples']):
+        raise D2LError('--full-batch steps once per epoch on all %d examples (--num-examples), so '
+                       '--batch-size %d would be ignored; drop --batch-size or --full-batch'
+                       % (config['num_examples'], config['batch_size']))
+    return dict(config, batch_size=config['num_examples'])
 
 
 # ---- data
@@ -237,4 +246,4 @@ def figures(config, result, folder):
 
 
 CHAPTER = Chapter('linreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
-                  figures, train, complete, PRESETS, Compare(1e-5), epoch_seconds=0.1)
+                  figures, lambda config: ('data.png', 'loss.png'), train, complete, PRESETS, Compare(1e-5), epoch_seconds=0.1)

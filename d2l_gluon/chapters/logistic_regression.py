@@ -319,6 +319,12 @@ def figures(config, result, folder):
     plot.decision_boundaries(X, y, boundaries, os.path.join(folder, 'boundaries.png'))
 
 
+
+def figure_names(config):
+    """Return the files figures() writes: loss.png, and probability.png or boundaries.png."""
+    return 'loss.png', 'probability.png' if config['data'] == 'hours' else 'boundaries.png'
+
+
 CHAPTER = Chapter('logreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
-                  figures, train, complete, compare=Compare(1e-5, changes={'data': 'blobs'}),
+                  figures, figure_names, train, complete, compare=Compare(1e-5, changes={'data': 'blobs'}),
                   epoch_seconds=0.003)

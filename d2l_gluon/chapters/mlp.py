@@ -157,7 +157,8 @@ def figures(config, result, folder):
 
 
 CHAPTER = Chapter(
-    'mlp', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary, figures, train,
+    'mlp', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary, figures,
+    lambda config: ('curves.png', 'predictions.png', 'activations.png'), train,
     # in float32 a hidden unit whose input lies within rounding of 0 can fall on different sides
     # of the ReLU kink in the two versions, after which they drift apart for no fault of either
     compare=Compare(1e-4, 'float64'),

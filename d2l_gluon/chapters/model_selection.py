@@ -208,5 +208,5 @@ def figures(config, result, folder):
 
 
 CHAPTER = Chapter('polyfit', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
-                  figures, train, compare=Compare(1e-5, changes={'case': 'normal'}),
+                  figures, lambda config: ('loss.png',), train, compare=Compare(1e-5, changes={'case': 'normal'}),
                   epoch_seconds=0.02)

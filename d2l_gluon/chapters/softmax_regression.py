@@ -266,7 +266,8 @@ def figures(config, result, folder):
 
 
 CHAPTER = Chapter(
-    'softmax', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary, figures, train,
+    'softmax', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary, figures,
+    lambda config: ('curves.png', 'predictions.png', 'weights.png'), train,
     compare=Compare(1e-4),
     checkpoints=True,  # minutes to run: resume from the last finished epoch
     data_parallel=True,  # the Gluon version trains on several devices or processes

@@ -14,8 +14,9 @@ wd adds λ w to the gradient divided by the batch size, the same step.  Over
 an epoch of full batches the objective is the mean squared loss plus
 λ/2 ||w||², whose minimiser is ridge regression with penalty nλ on w and
 none on b (``ridge``).  A short last batch would scale the scratch penalty
-by its size and not Gluon's wd: choose a batch size that divides n_train
-(the book's 1 does).
+by its size and not Gluon's wd, and so would a step on the summed gradient
+(--step-divisor none) of a batch of more than one: ``check_penalty_weight``
+refuses those settings (the book's batch of 1 has neither).
 """
 import os
 
@@ -55,11 +56,43 @@ def penalties(config):
     return list(dict.fromkeys(config['lambd']))
 
 
+def check_penalty_weight(config):
+    """Raise D2LError unless every step weighs the scratch penalty as Gluon's wd (λ w per step).
+
+    The scratch gradient of a batch of m examples holds m λ w, and the step
+    divides it by the step divisor; Gluon adds λ w after dividing.  They agree
+    when the divisor is m for every batch: always under 'actual', with a
+    batch size dividing n_train under 'batch-size', with batches of 1 under 'none'.
+    """
+    batch_size, n_train, rule = config['batch_size'], config['n_train'], config['step_divisor']
+    if rule == 'none' and batch_size > 1:
+        raise D2LError('--step-divisor none with --batch-size %d: the step on the summed gradient '
+                       'holds the scratch penalty once per example (%d times) but Gluon\'s wd once; '
+                       'use --batch-size 1, or --step-divisor batch-size or actual'
+                       % (batch_size, batch_size))
+    last = n_train % batch_size
+    if rule == 'batch-size' and last:
+        divisors = [d for d in range(1, n_train + 1) if n_train % d == 0]
+        raise D2LError('--batch-size %d leaves a last batch of %d of the --n-train %d examples, in '
+                       'which the scratch penalty (added to each example\'s loss) weighs %d/%d of '
+                       'Gluon\'s wd (added once per step); choose a --batch-size that divides '
+                       '--n-train %d (%s) or --step-divisor actual'
+                       % (batch_size, last, n_train, last, batch_size, n_train,
+                          ', '.join(map(str, divisors[:8])) + (', ...' if len(divisors) > 8 else '')))
+
+
+def complete(config):
+    """Return config, checked: see check_penalty_weight."""
+    check_penalty_weight(config)
+    return config
+
+
 # ---- data
 
 def load_data(config, ctx=None):
     """Return Data: the first n_train examples train, the next n_test test; cases maps each λ to it."""
     from .. import seed
+    check_penalty_weight(config)
     seed(config['seed'])
     n_train = config['n_train']
     check_size(n_train + config['n_test'], config['num_inputs'])  # before the list of true weights
@@ -189,5 +222,6 @@ def figures(config, result, folder):
 
 
 CHAPTER = Chapter('weight-decay', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit,
-                  summary, figures, train, compare=Compare(1e-5, changes={'lambd': [3.0]}),
+                  summary, figures, lambda config: ('loss.png', 'norm.png'), train,
+                  complete=complete, compare=Compare(1e-5, changes={'lambd': [3.0]}),
                   epoch_seconds=0.03)
