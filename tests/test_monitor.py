@@ -8,12 +8,10 @@ import pytest
 from mxnet import autograd, nd
 
 from d2l_gluon import D2LError, DivergenceError, d2l
-from d2l_gluon.chapters import Step, Version
-from d2l_gluon.chapters import linear_regression
+from d2l_gluon.chapters import Step, Version, linear_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader
 from d2l_gluon.monitor import REFERENCE_EXAMPLES, Monitor, train_versions
-
 
 from .helpers import one_line, run_cli
 
