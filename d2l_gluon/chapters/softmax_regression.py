@@ -17,7 +17,7 @@ from mxnet.gluon import nn
 
 from .. import d2l, plot
 from ..config import Option, step_batch
-from ..data import TEXT_LABELS, load_fashion_mnist, read_fashion_mnist, to_tensor
+from ..data import TEXT_LABELS, read_fashion_mnist, to_tensor
 from ..monitor import train_versions
 from ..params import copy_to_gluon, gluon_as_scratch
 from . import Chapter, Compare, Version
@@ -44,8 +44,8 @@ Data = collections.namedtuple('Data', 'train_iter test_iter')
 
 def load_data(config, ctx=None):
     """Return Data(train_iter, test_iter) over Fashion-MNIST in batches of config['batch_size']."""
-    return Data(*load_fashion_mnist(config['batch_size'], config['data_dir'], config['loader'],
-                                    config['num_workers'], ctx))
+    return Data(*d2l.load_data_fashion_mnist(config['batch_size'], config['data_dir'],
+                                             config['loader'], config['num_workers'], ctx))
 
 
 # ---- scratch (book 3.6)
