@@ -32,7 +32,7 @@ def grid(chapter, fixed, values, seeds):
         raise D2LError('cannot sweep %s; the numeric options of this chapter are %s'
                        % (', '.join(unknown), ', '.join(sweepable(chapter))))
     for name, listed in dict(values, seeds=seeds).items():
-        kind = 'seed' if name == 'seeds' else chapter.OPTIONS[name].kind
+        kind = 'seed' if name == 'seeds' else chapter.options[name].kind
         _refuse_repeats(name, listed, kind)
     names = sorted(values)
     configs = []

@@ -54,7 +54,7 @@ def test_openblas_is_tuned_only_before_mxnet_loads_and_never_overridden():
 # (``mxnet`` covers ``mxnet.gluon.nn``, ``d2l_gluon.config`` covers ``from ..config import Option``)
 D2L_MAY_IMPORT = ['mxnet', 'numpy', 'd2l_gluon.data', 'd2l_gluon.errors']
 CHAPTERS_MAY_IMPORT = [
-    'mxnet', 'numpy', 'collections', 'dataclasses', 'typing',
+    'mxnet', 'numpy', 'collections', 'dataclasses', 'typing', 'os', 'importlib',
     'd2l_gluon.seed',  # the package's seed(), not the package: d2l_gluon.runs is not under it
     'd2l_gluon.d2l', 'd2l_gluon.data', 'd2l_gluon.errors', 'd2l_gluon.config', 'd2l_gluon.params',
     'd2l_gluon.plot',

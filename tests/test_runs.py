@@ -5,6 +5,7 @@ test images), so a run takes a second or two after mxnet's import; in-process
 runs (cli.main) skip the import.  One uninterrupted ``softmax --num-epochs 3``
 is the reference every resumed run must end equal to, bit for bit.
 """
+import dataclasses
 import json
 import os
 import random
@@ -476,7 +477,7 @@ def test_ctrl_c_before_the_run_folder_exists_names_no_folder(tmp_path, fake_data
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
     chapter = softmax_regression if command == 'softmax' else linear_regression
-    monkeypatch.setattr(chapter, 'load_data', interrupted)
+    monkeypatch.setattr(chapter, 'CHAPTER', dataclasses.replace(chapter.CHAPTER, load_data=interrupted))
     args = ['--data-dir', fake_data] if command == 'softmax' else []
     code, _, err = main(capsys, command, '--out', out / 'run', *args)
     assert code == 130

@@ -9,21 +9,21 @@ from d2l_gluon.sweep import final, grid, run_one, sweep, sweepable, table
 
 
 def test_only_numeric_options_can_be_swept():
-    assert {'lr', 'batch_size', 'num_epochs', 'noise'} <= set(sweepable(linear_regression))
-    assert 'true_w' not in sweepable(linear_regression)
+    assert {'lr', 'batch_size', 'num_epochs', 'noise'} <= set(sweepable(linear_regression.CHAPTER))
+    assert 'true_w' not in sweepable(linear_regression.CHAPTER)
     with pytest.raises(D2LError, match='cannot sweep true_w'):
-        grid(linear_regression, {}, {'true_w': [[1.0, 2.0]]}, [0])
+        grid(linear_regression.CHAPTER, {}, {'true_w': [[1.0, 2.0]]}, [0])
 
 
 def test_grid_has_one_checked_config_per_combination_and_seed():
-    configs = grid(linear_regression, {'num_epochs': 1}, {'lr': [0.01, 0.1], 'batch_size': [5, 10]},
+    configs = grid(linear_regression.CHAPTER, {'num_epochs': 1}, {'lr': [0.01, 0.1], 'batch_size': [5, 10]},
                    [0, 1, 2])
     assert len(configs) == 12
     assert {(c['lr'], c['batch_size'], c['seed']) for c in configs} == {
         (lr, b, s) for lr in (0.01, 0.1) for b in (5, 10) for s in (0, 1, 2)}
     assert all(c['num_epochs'] == 1 for c in configs)
     with pytest.raises(D2LError, match='--lr'):
-        grid(linear_regression, {}, {'lr': [-1.0]}, [0])
+        grid(linear_regression.CHAPTER, {}, {'lr': [-1.0]}, [0])
 
 
 @pytest.mark.parametrize('values, seeds, message', [
@@ -34,12 +34,12 @@ def test_grid_has_one_checked_config_per_combination_and_seed():
 ])
 def test_a_repeated_value_or_seed_is_refused_not_counted_as_another_run(values, seeds, message):
     with pytest.raises(D2LError, match=message.replace('.', r'\.')) as refused:
-        grid(linear_regression, {}, values, seeds)
+        grid(linear_regression.CHAPTER, {}, values, seeds)
     assert 'distinct' in str(refused.value)
 
 
 def test_a_diverging_value_is_marked_and_the_sweep_goes_on():
-    configs = grid(linear_regression, {'num_epochs': 2}, {'lr': [0.03, 3.0]}, [0, 1])
+    configs = grid(linear_regression.CHAPTER, {'num_epochs': 2}, {'lr': [0.03, 3.0]}, [0, 1])
     results = sweep('linreg', configs)
     assert [r['config']['lr'] for r in results] == [0.03, 0.03, 3.0, 3.0]
     for r in results[:2]:
@@ -57,7 +57,7 @@ def test_a_diverging_value_is_marked_and_the_sweep_goes_on():
 
 
 def test_parallel_workers_give_the_numbers_of_one_process():
-    configs = grid(linear_regression, {'num_epochs': 1, 'impl': 'gluon'}, {'lr': [0.01, 0.03]}, [0, 1])
+    configs = grid(linear_regression.CHAPTER, {'num_epochs': 1, 'impl': 'gluon'}, {'lr': [0.01, 0.03]}, [0, 1])
     order = []
     parallel = sweep('linreg', configs, processes=2, on_done=lambda i, r, n, total: order.append(i))
     assert sorted(order) == [0, 1, 2, 3]
