@@ -56,8 +56,8 @@ D2L_MAY_IMPORT = ['mxnet', 'numpy', 'd2l_gluon.data', 'd2l_gluon.errors']
 CHAPTERS_MAY_IMPORT = [
     'mxnet', 'numpy', 'collections', 'dataclasses', 'typing',
     'd2l_gluon.seed',  # the package's seed(), not the package: d2l_gluon.runs is not under it
-    'd2l_gluon.d2l', 'd2l_gluon.data', 'd2l_gluon.errors', 'd2l_gluon.config', 'd2l_gluon.params',
-    'd2l_gluon.plot',
+    'd2l_gluon.d2l', 'd2l_gluon.data', 'd2l_gluon.fashion_mnist', 'd2l_gluon.errors',
+    'd2l_gluon.config', 'd2l_gluon.params', 'd2l_gluon.plot',
     'd2l_gluon.monitor.train_versions',  # fit() trains its versions through the tooling's monitor
     'd2l_gluon.chapters',  # the Version record and the other chapters
 ]
