@@ -1,4 +1,4 @@
-"""Data as the chapters consume it: synthetic regression data and minibatch loaders.
+"""Data as the chapters consume it: minibatch loaders over NDArrays and over Fashion-MNIST.
 
 Every shuffle here draws from numpy's global generator, exactly as gluon's
 DataLoader(shuffle=True) does, so ``d2l_gluon.seed(n)`` fixes the batch
@@ -12,17 +12,6 @@ from mxnet.gluon import data as gdata
 from .errors import D2LError
 from .fashion_mnist import find_fashion_mnist, read_fashion_mnist  # noqa: F401 (the CLI's import)
 from .images import images_to_classify  # noqa: F401 (the CLI's import)
-
-
-def synthetic_data(w, b, num_examples, noise=0.01, ctx=None):
-    """Return features (num_examples, len(w)) ~ N(0, 1) and labels (num_examples,) = Xw + b + N(0, noise²)."""
-    check_size(num_examples, len(w))
-    w = nd.array(w, ctx=ctx).reshape((-1, 1))
-    features = nd.random.normal(0, 1, shape=(num_examples, w.shape[0]), ctx=ctx)
-    labels = nd.dot(features, w).reshape((-1,)) + b
-    if noise:  # mxnet's normal refuses a scale of 0
-        labels += nd.random.normal(0, noise, shape=labels.shape, ctx=ctx)
-    return features, labels
 
 
 # the most values a synthetic data set may hold: 2^28 float32 values are 1 GiB
