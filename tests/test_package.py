@@ -63,7 +63,8 @@ CHAPTERS_MAY_IMPORT = [
 ]
 # the tooling, which wraps the book layer from outside and is never imported by it
 TOOLING = ['d2l_gluon.' + name for name in ('runs', 'checkpoints', 'progress', 'distributed', 'cli',
-                                            'sweep', 'report', 'launch', 'compare', 'files')]
+                                            'sweep', 'report', 'launch', 'worker', 'compare', 'files',
+                                            'images')]
 
 
 def imported_names(source, package):
