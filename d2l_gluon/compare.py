@@ -71,7 +71,14 @@ def compare(chapter, config, ctx=None, perturb=0.0):
         # one version diverged where the other did not: they differ
         return {'diverged': {'impl': e.impl, 'epoch': e.epoch, 'batch': e.batch},
                 'tolerance': chapter.compare.tolerance, 'dtype': dtype}
-    (scratch, scratch_history), (gluon, gluon_history) = trained['scratch'], trained['gluon']
+    epochs, param_diff = _differences(trained['scratch'], trained['gluon'])
+    return {'epochs': epochs, 'loss_diff': max(row['loss'][2] for _, row in epochs),
+            'param_diff': param_diff, 'tolerance': chapter.compare.tolerance, 'dtype': dtype}
+
+
+def _differences(scratch_run, gluon_run):
+    """Return ([(epoch, {key: (scratch, gluon, relative difference)})], parameters' difference)."""
+    (scratch, scratch_history), (gluon, gluon_history) = scratch_run, gluon_run
     keys = [k for k in ('loss', 'train_acc', 'test_acc') if k in scratch_history[0]]
     # the loss differences are measured against the loss at the end of epoch 1 where the loss has
     # fallen below it: a regression's loss falls to the noise floor (5e-5 for linreg), where
@@ -81,8 +88,7 @@ def compare(chapter, config, ctx=None, perturb=0.0):
                             for k in keys}) for s, g in zip(scratch_history, gluon_history)]
     param_diff = max(relative_difference(p.asnumpy(), q.asnumpy())
                      for p, q in zip(scratch.params, gluon_as_scratch(gluon.net)))
-    return {'epochs': epochs, 'loss_diff': max(row['loss'][2] for _, row in epochs),
-            'param_diff': param_diff, 'tolerance': chapter.compare.tolerance, 'dtype': dtype}
+    return epochs, param_diff
 
 
 def format_comparison(result, tolerance):

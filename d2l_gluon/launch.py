@@ -93,8 +93,7 @@ def listening(pid, port):
                 rows = f.read().splitlines()[1:]
         except OSError:
             continue
-        for row in rows:
-            fields = row.split()
+        for fields in map(str.split, rows):
             # local address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the socket's inode
             if fields[3] == '0A' and int(fields[1].rsplit(':', 1)[1], 16) == port:
                 inodes.add('socket:[%s]' % fields[9])
@@ -173,11 +172,9 @@ class Job:
         self.num_workers, self.num_servers = num_workers, num_servers
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        self.stdout, self.stderr = stdout or sys.stdout, stderr or sys.stderr
         self.lock = threading.Lock()
-        self.children = []
-        self.port = None
+        self.children, self.port = [], None
 
     def log(self, message):
         with self.lock:
@@ -286,10 +283,8 @@ def launch(worker_args, num_workers, num_servers=1, timeout=None, stdout=None, s
     """
     job = Job(worker_args, num_workers, num_servers, timeout, stdout, stderr)
     main = threading.current_thread() is threading.main_thread()
-    handlers = {}
-    if main:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            handlers[sig] = signal.signal(sig, _interrupt)
+    handlers = ({sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+                if main else {})
     try:
         job.start()
         return job.wait()

@@ -167,7 +167,7 @@ def plan(chapter, tokens):
     Returns {'values': {option: [v, ...]}, 'fixed': {option: v}, 'seeds',
     'processes', 'out', 'overwrite'}; an option given one value is fixed.
     """
-    from .config import COMMON, parse
+    from .config import COMMON
     options = dict(COMMON, **chapter.options)
     result = {'values': {}, 'fixed': {}, 'seeds': [0], 'out': None, 'overwrite': False,
               'processes': max(1, min(2, multiprocessing.cpu_count()))}
@@ -186,24 +186,29 @@ def plan(chapter, tokens):
         if name is None or not tokens or (name not in options and name not in result):
             raise D2LError('%r: give --OPTION VALUES pairs, e.g. --lr 0.01,0.1 --seeds 0,1; the '
                            'options are %s' % (flag, ', '.join(sorted(options))))
-        text = tokens.pop(0)
-        try:
-            if name in ('seeds', 'processes'):
-                kind = 'seed' if name == 'seeds' else 'count'
-                values = [parse(kind, part) for part in text.split(',')]
-                result[name] = values if name == 'seeds' else values[0]
-            elif name == 'out':
-                result['out'] = text
-            elif options[name].kind in SCALAR_KINDS and ',' in text:
-                result['values'][name] = [parse(options[name].kind, part) for part in text.split(',')]
-            else:
-                result['fixed'][name] = parse(options[name].kind, text)
-        except ValueError as e:
-            raise D2LError('--%s: %s' % (name.replace('_', '-'), e)) from None
+        _set(result, options, name, tokens.pop(0))
     if not result['values']:
         raise D2LError('name the values to sweep, e.g. --lr 0.01,0.03,0.1 (one of %s)'
                        % ', '.join(sweepable(chapter)))
     return result
+
+
+def _set(result, options, name, text):
+    """Put option name's text into plan's result: swept values, a fixed value, seeds, processes or out."""
+    from .config import parse
+    try:
+        if name in ('seeds', 'processes'):
+            kind = 'seed' if name == 'seeds' else 'count'
+            values = [parse(kind, part) for part in text.split(',')]
+            result[name] = values if name == 'seeds' else values[0]
+        elif name == 'out':
+            result['out'] = text
+        elif options[name].kind in SCALAR_KINDS and ',' in text:
+            result['values'][name] = [parse(options[name].kind, part) for part in text.split(',')]
+        else:
+            result['fixed'][name] = parse(options[name].kind, text)
+    except ValueError as e:
+        raise D2LError('--%s: %s' % (name.replace('_', '-'), e)) from None
 
 
 def describe(result, varied):

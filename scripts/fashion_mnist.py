@@ -13,6 +13,7 @@ import time
 
 from d2l_gluon import d2l, plot
 from d2l_gluon import data as d2l_data
+from d2l_gluon.fashion_mnist import read_fashion_mnist
 from d2l_gluon.errors import D2LError
 from d2l_gluon.walkthrough import show_figure, show_source, walkthrough_args
 
@@ -27,7 +28,7 @@ print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
 
 # %%
 try:
-    train_images, train_labels, test_images, test_labels = d2l_data.read_fashion_mnist()
+    train_images, train_labels, test_images, test_labels = read_fashion_mnist()
 except D2LError as e:
     sys.exit('error: %s' % e)
 print('training examples', len(train_images), 'test examples', len(test_images))

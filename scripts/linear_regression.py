@@ -24,13 +24,13 @@ print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
 # ## 3.2.1 Generating the data set
 # The book's configuration: 1000 examples, w = [2, -3.4], b = 4.2, label noise N(0, 0.01²),
 # batch 10, lr 0.03, 3 epochs.  The chapter's `load_data` seeds the generator and calls
-# `synthetic_data`, so every run draws the same set.
+# `d2l.synthetic_data`, so every run draws the same set.
 
 # %%
 config = make_config(linear_regression.OPTIONS, **linear_regression.PRESETS['book'])
 print({name: config[name] for name in ('num_examples', 'true_w', 'true_b', 'noise', 'batch_size',
                                        'lr', 'num_epochs')})
-show_source(linear_regression.synthetic_data)
+show_source(d2l.synthetic_data)
 data = linear_regression.load_data(config)
 features, labels = data.features, data.labels
 print('features[0]:', features[0].asnumpy(), 'labels[0]:', labels[0].asscalar())

@@ -13,10 +13,10 @@ import threading
 import numpy as np
 import pytest
 
-from d2l_gluon import D2LError, seed
-from d2l_gluon import data
-from d2l_gluon.data import (find_fashion_mnist, get_fashion_mnist_labels, load_fashion_mnist,
-                            read_fashion_mnist, read_idx)
+from d2l_gluon import D2LError, fashion_mnist, seed
+from d2l_gluon.data import get_fashion_mnist_labels, load_fashion_mnist
+from d2l_gluon.fashion_mnist import find_fashion_mnist, read_fashion_mnist
+from d2l_gluon.idx import read_idx
 
 from .helpers import (fake_fashion_mnist, idx_bytes, one_line, run_cli, write_fashion_mnist,
                       write_idx)
@@ -36,7 +36,7 @@ def nowhere(tmp_path, monkeypatch):
     monkeypatch.delenv('D2L_GLUON_DATA', raising=False)
     monkeypatch.setenv('MXNET_HOME', str(tmp_path / 'mxnet-home'))
     monkeypatch.setenv('MXNET_GLUON_REPO', 'http://127.0.0.1:9/')
-    monkeypatch.setattr(data, 'DEBIAN_FASHION_MNIST', str(tmp_path / 'debian'))
+    monkeypatch.setattr(fashion_mnist, 'DEBIAN_FASHION_MNIST', str(tmp_path / 'debian'))
     return {'cache': str(tmp_path / 'mxnet-home' / 'datasets' / 'fashion-mnist'),
             'debian': str(tmp_path / 'debian')}
 
@@ -187,14 +187,14 @@ def test_read_fashion_mnist_refuses_train_and_test_files_swapped(tmp_path):
     assert len(read_fashion_mnist(str(tmp_path / 'equal'))[0]) == 2
 
 
-@pytest.mark.skipif(not os.path.isdir(data.DEBIAN_FASHION_MNIST),
+@pytest.mark.skipif(not os.path.isdir(fashion_mnist.DEBIAN_FASHION_MNIST),
                     reason='dataset-fashion-mnist (Debian) is not installed here')
 def test_data_command_refuses_the_real_sets_swapped(tmp_path):
     # the real files linked under each other's names: 10,000 "training" and 60,000 "test" images
     swap = {'train': 't10k', 't10k': 'train'}
-    for name in os.listdir(data.DEBIAN_FASHION_MNIST):
+    for name in os.listdir(fashion_mnist.DEBIAN_FASHION_MNIST):
         split, rest = name.split('-', 1)
-        os.symlink(os.path.join(data.DEBIAN_FASHION_MNIST, name), str(tmp_path / (swap[split] + '-' + rest)))
+        os.symlink(os.path.join(fashion_mnist.DEBIAN_FASHION_MNIST, name), str(tmp_path / (swap[split] + '-' + rest)))
     result = run_cli('data', '--data-dir', tmp_path)
     line = one_line(result.stderr)
     assert result.returncode == 2 and result.stdout == '', (result.returncode, result.stdout)
@@ -226,7 +226,7 @@ def test_search_order_is_env_var_then_gluon_cache_then_debian(tmp_path, nowhere,
     for folder, num_train in sizes.items():
         write_fashion_mnist(folder, num_train=num_train)
     monkeypatch.setenv('D2L_GLUON_DATA', env_dir)
-    assert data.fashion_mnist_places() == [env_dir, cache_dir, debian_dir]
+    assert fashion_mnist.fashion_mnist_places() == [env_dir, cache_dir, debian_dir]
 
     def found_in():
         files = find_fashion_mnist(download=False)
@@ -248,13 +248,13 @@ def test_search_order_is_env_var_then_gluon_cache_then_debian(tmp_path, nowhere,
     assert no_network == []
 
 
-@pytest.mark.skipif(not os.path.isdir(data.DEBIAN_FASHION_MNIST),
+@pytest.mark.skipif(not os.path.isdir(fashion_mnist.DEBIAN_FASHION_MNIST),
                     reason='dataset-fashion-mnist (Debian) is not installed here')
 def test_real_debian_package_is_found_when_nothing_else_has_the_data(tmp_path, monkeypatch):
     monkeypatch.delenv('D2L_GLUON_DATA', raising=False)
     monkeypatch.setenv('MXNET_HOME', str(tmp_path / 'mxnet-home'))
     files = find_fashion_mnist(download=False)
-    assert {os.path.dirname(p) for p in files.values()} == {data.DEBIAN_FASHION_MNIST}
+    assert {os.path.dirname(p) for p in files.values()} == {fashion_mnist.DEBIAN_FASHION_MNIST}
 
 
 def test_no_data_and_no_download_names_the_places_and_both_fixes(tmp_path, nowhere, no_network,
@@ -316,7 +316,7 @@ def _serve(repo, monkeypatch, arrays, wrong_hash=None):
     for stem, path in write_fashion_mnist(repo, arrays, gz=True).items():
         with open(path, 'rb') as f:
             sha1 = hashlib.sha1(f.read()).hexdigest()
-        monkeypatch.setitem(data.FASHION_MNIST_FILES, stem, '0' * 40 if stem == wrong_hash else sha1)
+        monkeypatch.setitem(fashion_mnist.FASHION_MNIST_FILES, stem, '0' * 40 if stem == wrong_hash else sha1)
 
 
 def test_download_fetches_the_four_files_into_a_new_gluon_cache(repo, nowhere, monkeypatch):

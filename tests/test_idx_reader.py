@@ -20,12 +20,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from d2l_gluon import D2LError
-from d2l_gluon.data import (FASHION_MNIST_FILES, IDX_MAX_DATA_BYTES, MAX_IMAGE_SIDE,
-                            find_fashion_mnist, read_fashion_mnist, read_idx, read_image)
+from d2l_gluon.fashion_mnist import FASHION_MNIST_FILES, find_fashion_mnist, read_fashion_mnist
+from d2l_gluon.idx import IDX_MAX_DATA_BYTES, read_idx
+from d2l_gluon.images import MAX_IMAGE_SIDE, read_image
 
 from .helpers import IDX_CODES, idx_bytes, write_fashion_mnist
 
-# type code -> numpy dtype, from the idx format's definition, independent of data.py
+# type code -> numpy dtype, from the idx format's definition, independent of idx.py
 IDX_TYPES = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
 STEMS = list(FASHION_MNIST_FILES)
 PROPERTY = settings(max_examples=150, deadline=None,
@@ -76,9 +77,9 @@ def test_read_idx_refuses_an_empty_shape_with_absurd_other_dims(folder, dims):
 
 
 def test_read_idx_refuses_a_promise_over_the_limit_before_reading_data(folder, monkeypatch):
-    from d2l_gluon import data
+    from d2l_gluon import idx
     read = []
-    monkeypatch.setattr(data, '_read_at_most', lambda f, size: read.append(size) or b'')
+    monkeypatch.setattr(idx, '_read_at_most', lambda f, size: read.append(size) or b'')
     dims = (2 ** 16, 2 ** 15 + 1)  # 2^31 + 2^16 bytes of uint8
     message = assert_project_error(write(folder, header(0x08, dims) + b'\0' * 10, False),
                                    str(IDX_MAX_DATA_BYTES))

@@ -4,11 +4,11 @@ from mxnet import autograd, gluon, nd
 
 from d2l_gluon.chapters import linear_regression
 from d2l_gluon.config import make_config
-from d2l_gluon.data import ArrayLoader, synthetic_data
+from d2l_gluon.data import ArrayLoader
 from d2l_gluon.chapters import Version
 from d2l_gluon.chapters.linear_regression import (OPTIONS, Data, closed_form, fit, fitted_params, gluon_net,
                                                   init_params, linreg, setup, squared_loss, train)
-from d2l_gluon.d2l import sgd
+from d2l_gluon.d2l import sgd, synthetic_data
 from d2l_gluon.params import copy_to_gluon
 
 from .helpers import assert_close, autograd_gradient, numeric_gradient

@@ -753,7 +753,7 @@ def test_predict_error_is_one_line_exit_2_without_traceback(models, pngs, tmp_pa
 def test_read_image_reads_a_16_bit_grayscale_png_like_the_8_bit_one(tmp_path):
     from PIL import Image
 
-    from d2l_gluon.data import read_image
+    from d2l_gluon.images import read_image
     pixels = (np.arange(28 * 28).reshape(28, 28) % 256).astype(np.uint8)
     Image.fromarray(pixels).save(str(tmp_path / 'eight.png'))
     Image.fromarray(pixels.astype(np.uint16) * 257).save(str(tmp_path / 'sixteen.png'))  # 255 -> 65535

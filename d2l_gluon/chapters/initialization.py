@@ -1,14 +1,9 @@
 """Numerical stability and initialization (book 3.15): vanishing and exploding gradients, and Xavier.
 
-Nothing here trains.  In the book's order: sigmoid's gradient, which
-vanishes away from 0; the product of 100 random 4x4 matrices, which
-explodes; then a deep MLP (num_layers hidden layers of num_hiddens units)
-whose per-layer weight gradients, on one batch at initialisation, vanish or
-explode under N(0, 0.01²) and N(0, 1) and stay of one order under Xavier.
-The scratch version draws its own weights (``normal``, ``xavier_uniform``)
-for its own net; "# ---- concise (Gluon)" initialises nn.Dense layers with
-init.Normal and init.Xavier.  ``parity`` gives both nets the same weights
-and compares their gradients.
+Nothing trains.  Sigmoid's gradient vanishes away from 0; a product of 100
+random 4x4 matrices explodes; a deep MLP's per-layer weight gradients at
+initialisation vanish or explode under N(0, 0.01²) and N(0, 1) and stay of
+one order under Xavier, drawn by hand (scratch) and by init.Xavier (Gluon).
 """
 import collections
 import os
@@ -20,7 +15,7 @@ from mxnet.gluon import nn
 from .. import plot
 from ..config import Option, impls
 from ..params import copy_to_gluon, dense_layers
-from . import Chapter
+from . import Chapter, softmax_regression
 from .mlp import ACTIVATIONS, value_and_gradient
 from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy
 
@@ -32,9 +27,7 @@ OPTIONS = {
     'data': Option('fashion-mnist', ('fashion-mnist', 'random'),
                    'fashion-mnist: the first shuffled training batch; random: uniform [0, 1) '
                    'images with random labels'),
-    'data_dir': Option(None, 'text', 'folder with the four Fashion-MNIST idx files (.gz or not); '
-                                     'default: search $D2L_GLUON_DATA, the gluon cache, '
-                                     '/usr/share/datasets/fashion-mnist, then download'),
+    'data_dir': softmax_regression.OPTIONS['data_dir'],
     'num_matrices': Option(100, 'count', 'random 4x4 N(0, 1) matrices multiplied together'),
 }
 # the initialisations compared, in the book's order
@@ -49,10 +42,8 @@ def load_data(config, ctx=None):
     from .. import seed
     seed(config['seed'])  # fixes the shuffle (Fashion-MNIST) or the draw (random)
     if config['data'] == 'random':
-        shape = (config['batch_size'], 1, 28, 28)
-        return Data(nd.random.uniform(shape=shape, ctx=ctx),
-                    nd.array(np.random.randint(0, NUM_OUTPUTS, config['batch_size']), ctx=ctx,
-                             dtype='int32'))
+        return Data(nd.random.uniform(shape=(config['batch_size'], 1, 28, 28), ctx=ctx),
+                    nd.array(np.random.randint(0, NUM_OUTPUTS, config['batch_size']), ctx=ctx, dtype='int32'))
     from ..data import load_fashion_mnist
     train_iter, _ = load_fashion_mnist(config['batch_size'], config['data_dir'], 'fast', 0, ctx)
     return Data(*next(iter(train_iter)))
@@ -61,10 +52,7 @@ def load_data(config, ctx=None):
 # ---- sigmoid's gradient and the product of random matrices (book 3.15.1)
 
 def sigmoid_curve(impl, num=161):
-    """Return (x, σ(x), σ'(x)) on num points over [-8, 8] (0 among them), float64 autograd.
-
-    scratch: mlp.sigmoid; gluon: the Activation operator that Dense(activation='sigmoid') runs.
-    """
+    """Return (x, σ(x), σ'(x)) on num points over [-8, 8], float64 autograd: mlp.sigmoid or nd.Activation."""
     from .mlp import sigmoid
     f = sigmoid if impl == 'scratch' else (lambda X: nd.Activation(X, act_type='sigmoid'))
     return value_and_gradient(f, np.linspace(-8, 8, num))
@@ -77,11 +65,7 @@ def sigmoid_gradient(x):
 
 
 def random_product(num_matrices, ctx=None):
-    """Return (norms, M, matrices): M's Frobenius norm after each product, the final M, the draws.
-
-    M starts as one 4x4 N(0, 1) matrix and is multiplied by num_matrices more
-    (float32, nd.dot), as the book does; norms[0] is the start's norm.
-    """
+    """Return (norms, M, matrices): the norm of M after each of num_matrices 4x4 products, M, the draws."""
     matrices = [nd.random.normal(shape=(4, 4), ctx=ctx) for _ in range(num_matrices + 1)]
     M, norms = matrices[0], [float(matrices[0].norm().asscalar())]
     for A in matrices[1:]:
@@ -149,10 +133,7 @@ GLUON_INITS = {'normal(0.01)': init.Normal(0.01), 'normal(1)': init.Normal(1.0),
 
 
 def gluon_net(sizes, activation, initializer, ctx=None):
-    """Return HybridSequential(Dense(activation) per hidden layer, Dense(10)) initialised by initializer.
-
-    Dense biases keep their own initializer, zeros; initializer sets the weights.
-    """
+    """Return HybridSequential(Dense(activation) per hidden layer, Dense(10)); initializer sets the weights."""
     net = nn.HybridSequential()
     for num_in, num_out in zip(sizes[:-2], sizes[1:-1]):
         net.add(nn.Dense(num_out, activation=activation, in_units=num_in))
@@ -204,12 +185,10 @@ def xavier_check(impl, fan_in, fan_out, ctx=None):
 
 
 def parity(config, data, init_name, dtype='float32', ctx=None, perturb=0.0):
-    """Return both versions' losses and the relative difference of their gradients from one start.
+    """Return {'loss': [scratch, gluon], 'per_layer', 'max'}: gradient differences from one start.
 
-    The scratch draw is copied into the Gluon net (plus perturb on its first
-    weight, to see the comparison fail); per layer the difference is
-    max |scratch - gluon| / max |gluon|.  Returns {'loss': [scratch, gluon],
-    'per_layer': [...], 'max'}.
+    The scratch draw is copied into the Gluon net (plus perturb on its first weight, to see the
+    comparison fail); per layer the difference is max |scratch - gluon| / max |gluon|.
     """
     params = init_params(sizes(config), SCRATCH_INITS[init_name], ctx)
     net = gluon_net(sizes(config), config['activation'], init.Zero(), ctx)
@@ -226,13 +205,23 @@ def parity(config, data, init_name, dtype='float32', ctx=None, perturb=0.0):
     return {'loss': [loss_s, loss_g], 'per_layer': per_layer, 'max': max(per_layer)}
 
 
+def measure(impl, config, data, ctx=None):
+    """Return impl's sigmoid curve, first-layer Xavier draw, and per init the loss and gradient norms."""
+    x, y, dy = sigmoid_curve(impl)
+    run = {'epochs': [], 'sigmoid': {'x': x.tolist(), 'y': y.tolist(), 'grad': dy.tolist()},
+           'sigmoid_grad': {'%g' % p: float(dy[np.argmin(np.abs(x - p))]) for p in SIGMOID_POINTS},
+           'xavier_first_layer': xavier_check(impl, *sizes(config)[:2], ctx=ctx),
+           'loss': {}, 'grad_norms': {}}
+    for init_name in INITS:
+        loss, grads = gradients(impl, config, init_name, data, ctx)
+        run['loss'][init_name], run['grad_norms'][init_name] = loss, norms(grads)
+    return run
+
+
 def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     """Measure the versions config asks for; return {'metrics', 'trained', 'data'}.
 
-    Nothing trains, so every version's 'epochs' is empty and on_epoch and
-    restore are never called.  Each version records its sigmoid curve, the
-    Xavier draw of the first layer and, per initialisation, the loss and
-    the norm of every layer's weight gradient.
+    Nothing trains: 'epochs' stay empty, on_epoch and restore are never called.
     """
     from .. import seed
     data = data or load_data(config, ctx)
@@ -240,15 +229,7 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     layer_sizes = sizes(config)
     for impl in impls(config):
         seed(config['seed'] + 1)  # each version draws from the same random state
-        x, y, dy = sigmoid_curve(impl)
-        run = {'epochs': [], 'sigmoid': {'x': x.tolist(), 'y': y.tolist(), 'grad': dy.tolist()},
-               'sigmoid_grad': {'%g' % p: float(dy[np.argmin(np.abs(x - p))]) for p in SIGMOID_POINTS},
-               'xavier_first_layer': xavier_check(impl, *layer_sizes[:2], ctx=ctx),
-               'loss': {}, 'grad_norms': {}}
-        for init_name in INITS:
-            loss, grads = gradients(impl, config, init_name, data, ctx)
-            run['loss'][init_name], run['grad_norms'][init_name] = loss, norms(grads)
-        runs[impl], trained[impl] = run, (None, [])
+        runs[impl], trained[impl] = measure(impl, config, data, ctx), (None, [])
     seed(config['seed'] + 2)
     product_norms, M, matrices = random_product(config['num_matrices'], ctx)
     exact = matrices[0].asnumpy().astype(np.float64)

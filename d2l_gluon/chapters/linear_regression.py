@@ -13,7 +13,7 @@ from mxnet.gluon import nn
 
 from .. import d2l, plot
 from ..config import Option, step_batch
-from ..data import ArrayLoader, synthetic_data
+from ..data import ArrayLoader
 from ..errors import D2LError
 from ..monitor import train_versions
 from ..params import gluon_as_scratch
@@ -72,8 +72,8 @@ def load_data(config, ctx=None):
     if len(config['true_w']) != config['num_inputs']:
         raise D2LError('--true-w has %d values but --num-inputs is %d; give one weight per input'
                        % (len(config['true_w']), config['num_inputs']))
-    features, labels = synthetic_data(config['true_w'], config['true_b'], config['num_examples'],
-                                      config['noise'], ctx)
+    features, labels = d2l.synthetic_data(config['true_w'], config['true_b'], config['num_examples'],
+                                          config['noise'], ctx)
     # gluon's DataLoader(ArrayDataset(features, labels), batch_size, shuffle=True) yields the
     # same batches for the same seed: both draw the permutation from numpy
     return Data(ArrayLoader(features, labels, config['batch_size']), features, labels)

@@ -1,11 +1,9 @@
 """Logistic regression: P(y = 1 | x) = σ(x w + b), trained on binary cross-entropy by SGD.
 
-In the lecture's order: the defaults, the data (the hours-studied toy set
-and two Gaussian blobs), the scratch section, "# ---- concise (Gluon)",
-``fit``, then Newton's method, the float64 maximum-likelihood reference both
-are checked against.  The model is linear regression's; both nets return the
-logit z = Xw + b, the loss takes logits (its stable form never evaluates
-log σ(z)), and ``sigmoid(net(X))`` gives the probability of class 1.
+The model is linear regression's: both nets return the logit z = Xw + b, the
+loss takes logits (its stable form never evaluates log σ(z)), and
+``sigmoid(net(X))`` is the probability of class 1.  Newton's method gives the
+float64 maximum-likelihood reference both versions are checked against.
 """
 import collections
 import dataclasses
@@ -20,9 +18,8 @@ from ..data import ArrayLoader, check_size, shuffled_indices
 from ..errors import D2LError
 from ..monitor import train_versions
 from . import Chapter, Compare, Step, linear_regression
-from .linear_regression import format_table
+from .linear_regression import format_table, regression_metrics
 from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
-from .linear_regression import regression_metrics
 # the stable sigmoid is the MLP chapter's activation
 from .mlp import sigmoid, sign_and_exp_neg_abs
 
@@ -36,17 +33,14 @@ DEFAULTS = {
 }
 BLOBS_ONLY = ('num_examples', 'num_test', 'mean0', 'mean1', 'std')
 OPTIONS = {
-    'data': Option('hours', ('hours', 'blobs'),
-                   "hours: the lecture's x = 1, 2, 3 hours, passed = 0, 0, 1; blobs: two "
-                   'overlapping Gaussian classes in 2-D with a test set'),
+    'data': Option('hours', ('hours', 'blobs'), "hours: the lecture's x = 1, 2, 3 hours, passed = "
+                   '0, 0, 1; blobs: two overlapping Gaussian classes in 2-D with a test set'),
     'num_epochs': Option(None, 'count', 'passes over the training set (1000 hours, 30 blobs)'),
     'lr': Option(None, 'positive', 'learning rate (0.01 hours, 0.5 blobs)'),
     'batch_size': Option(None, 'count', 'examples per minibatch (3 hours: all of it, 50 blobs)'),
-    'loss': Option(None, ('sum', 'mean'),
-                   "step on the batch's summed loss (the lecture's BCELoss(size_average=False); "
-                   'hours) or its mean (blobs)'),
-    'print_every': Option(None, 'count', 'print every N-th epoch, the first and the last '
-                                         '(100 hours, 1 blobs)'),
+    'loss': Option(None, ('sum', 'mean'), "step on the batch's summed loss (the lecture's "
+                   'BCELoss(size_average=False); hours) or its mean (blobs)'),
+    'print_every': Option(None, 'count', 'print every N-th epoch, the first and the last (100 hours, 1 blobs)'),
     'num_examples': Option(None, 'count', 'blobs: training examples (1000)'),
     'num_test': Option(None, 'count', 'blobs: test examples (1000)'),
     'mean0': Option(None, 'numbers', 'blobs: mean of class 0 (-1,-1)'),
@@ -67,9 +61,8 @@ def complete(config):
                            % (', '.join(given), 'is' if len(given) == 1 else 'are',
                               'it' if len(given) == 1 else 'them'))
     config = dict(config)
-    for name, value in DEFAULTS[config['data']].items():
-        if config[name] is None:
-            config[name] = value
+    config.update({name: value for name, value in DEFAULTS[config['data']].items()
+                   if config[name] is None})
     for name in ('mean0', 'mean1'):
         if config['data'] == 'blobs' and len(config[name]) != 2:
             raise D2LError('--%s has %d values; the blobs are 2-D: give two, e.g. 1,1'
@@ -85,12 +78,9 @@ def hours_data(ctx=None):
 
 
 def gaussian_blobs(num_train, num_test, mean0, mean1, std=1.0, ctx=None):
-    """Return (train_features, train_labels), (test_features, test_labels) of two Gaussian classes.
+    """Return (train_features, train_labels), (test_features, test_labels) of N(mean0 or mean1, std² I).
 
-    Class 0 is N(mean0, std² I), class 1 is N(mean1, std² I); features have
-    shape (n, len(mean0)), labels shape (n,) in {0, 1}.  num_train + num_test
-    points, half of each class, are drawn with mx.random, shuffled with
-    numpy's generator and split, so ``d2l_gluon.seed(n)`` fixes both sets.
+    Features (n, len(mean0)), labels (n,) in {0, 1}, half of each class; d2l_gluon.seed(n) fixes both.
     """
     if len(mean0) != len(mean1):
         raise D2LError('mean0 has %d values but mean1 has %d; give both classes the same dimension'
@@ -118,19 +108,15 @@ def load_data(config, ctx=None):
     if config['data'] == 'hours':
         (features, labels), test_set = hours_data(ctx), None
     else:
-        (features, labels), test_set = gaussian_blobs(
-            config['num_examples'], config['num_test'], config['mean0'], config['mean1'],
-            config['std'], ctx)
+        (features, labels), test_set = gaussian_blobs(config['num_examples'], config['num_test'],
+                                                      config['mean0'], config['mean1'], config['std'], ctx)
     return Data(ArrayLoader(features, labels, config['batch_size']), features, labels, test_set)
 
 
 # ---- scratch
 
 def binary_cross_entropy(z, y):
-    """Return per-example -[y log σ(z) + (1 - y) log(1 - σ(z))] from logits z, shape of z.
-
-    y is reshaped to z's shape (labels (n,) or (n, 1) both work).
-    """
+    """Return per-example -[y log σ(z) + (1 - y) log(1 - σ(z))] from logits z; y takes z's shape."""
     y = y.reshape(z.shape)
     positive, e = sign_and_exp_neg_abs(z)
     # stable formula: max(z, 0) - z * y + log(1 + exp(-|z|)); it never takes the log of
@@ -145,11 +131,7 @@ def binary_accuracy(z, y):
 
 
 def evaluate(version, data):
-    """Return the loss and accuracy on the whole training (and test) set after an epoch.
-
-    The accuracy is binary_accuracy's (logit > 0): the book's accuracy takes
-    an arg-max, which needs one column per class.
-    """
+    """Return the loss and binary_accuracy (the book's arg-max needs a column per class) on train (and test)."""
     net, loss = version.net, version.loss
     z = net(data.features)
     record = {'loss': float(loss(z, data.labels).mean().asscalar()),
@@ -176,11 +158,8 @@ def gluon_loss():
 def setup(impl, config, ctx=None):
     """Return the Version of impl: linear regression's model with binary cross-entropy.
 
-    Scratch: linreg, binary_cross_entropy, our sgd; Gluon: Dense(1),
-    SigmoidBinaryCrossEntropyLoss, Trainer('sgd').  With config['loss'] ==
-    'sum' a step follows the gradient of the batch's summed loss, as the
-    lecture's BCELoss(size_average=False) does: the updater divides by 1
-    instead of the batch size.
+    With config['loss'] == 'sum' the updater divides by 1, not the batch size: a step follows
+    the batch's summed loss, as the lecture's BCELoss(size_average=False) does.
     """
     config = dict(config, num_inputs=1 if config['data'] == 'hours' else len(config['mean0']))
     if impl == 'scratch':
@@ -196,12 +175,7 @@ def setup(impl, config, ctx=None):
 # ---- training
 
 def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
-    """Train the versions config asks for; return {'metrics', 'trained', 'data'}.
-
-    metrics holds each run's epochs and fitted params, Newton's reference
-    and the largest differences; for the hours set each run adds the
-    probability of passing after 4 hours and the 0.5 boundary.
-    """
+    """Train the versions config asks for; return {'metrics', 'trained', 'data'} with Newton's reference."""
     config = complete(config)
     data = data or load_data(config, ctx)
     trained = train_versions(setup, train, config, data, ctx, on_epoch=on_epoch, restore=restore)
@@ -260,13 +234,9 @@ def summary(config, metrics):
 def newton(features, labels, max_iter=50, tol=1e-10):
     """Return (w (d, 1), b (1,), iterations, converged): the maximum-likelihood fit by Newton's method.
 
-    Each iteration solves H step = g for the gradient g = Aᵀ(p - y) and the
-    Hessian H = Aᵀ diag(p(1 - p)) A of the negative log-likelihood, with
-    A = [X 1] and p = σ(A θ) -- iteratively reweighted least squares -- in
-    float64.  converged is True once the step is below tol relative to θ.
-    On separable data (such as the hours set) the likelihood has no finite
-    maximum: θ grows every iteration, H becomes singular, and the result is
-    returned with converged False.
+    Iteratively reweighted least squares in float64: solve H step = g for the negative log-likelihood's
+    gradient g = Aᵀ(p - y) and Hessian H = Aᵀ diag(p(1 - p)) A, A = [X 1], p = σ(A θ), until the step
+    is below tol relative to θ.  Separable data (the hours set) have no finite maximum: converged False.
     """
     X = np.asarray(features.asnumpy(), dtype=np.float64)
     y = np.asarray(labels.asnumpy(), dtype=np.float64).reshape(-1)
@@ -317,7 +287,6 @@ def figures(config, result, folder):
     if reference['converged']:
         boundaries['newton'] = (reference['w'], reference['b'][0])
     plot.decision_boundaries(X, y, boundaries, os.path.join(folder, 'boundaries.png'))
-
 
 
 def figure_names(config):

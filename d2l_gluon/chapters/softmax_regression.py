@@ -17,7 +17,8 @@ from mxnet.gluon import nn
 
 from .. import d2l, plot
 from ..config import Option, step_batch
-from ..data import TEXT_LABELS, read_fashion_mnist, to_tensor
+from ..data import TEXT_LABELS, to_tensor
+from ..fashion_mnist import read_fashion_mnist
 from ..monitor import train_versions
 from ..params import copy_to_gluon, gluon_as_scratch
 from . import Chapter, Compare, Version

@@ -23,9 +23,9 @@ import os
 import numpy as np
 from mxnet import gluon
 
-from .. import plot
+from .. import d2l, plot
 from ..config import Option
-from ..data import ArrayLoader, check_size, synthetic_data
+from ..data import ArrayLoader, check_size
 from ..errors import D2LError
 from . import Chapter, Compare, Step, Version, linear_regression, model_selection
 from .linear_regression import closed_form, squared_loss
@@ -96,8 +96,8 @@ def load_data(config, ctx=None):
     seed(config['seed'])
     n_train = config['n_train']
     check_size(n_train + config['n_test'], config['num_inputs'])  # before the list of true weights
-    features, labels = synthetic_data([TRUE_W_VALUE] * config['num_inputs'], TRUE_B,
-                                      n_train + config['n_test'], NOISE, ctx)
+    features, labels = d2l.synthetic_data([TRUE_W_VALUE] * config['num_inputs'], TRUE_B,
+                                          n_train + config['n_test'], NOISE, ctx)
     data = Data(ArrayLoader(features[:n_train], labels[:n_train], config['batch_size']),
                 features[:n_train], labels[:n_train], features[n_train:], labels[n_train:], None)
     return data._replace(cases={case_name(lambd): data for lambd in penalties(config)})
