@@ -10,7 +10,6 @@ import os
 import time
 
 from . import report
-from .chapters import MODULES as CHAPTERS
 from .chapters import chapter as find_chapter
 from .config import impls
 from .errors import D2LError
@@ -77,13 +76,12 @@ def _epochs(config):
     return config.get('num_epochs', 0) * len(impls(config))
 
 
-def run(out, seed, resume=False, overwrite=False, *, command, train):
-    """Run every chapter into out; write summary.json and report.html; return the summary.
+def run(out, names, seed, resume=False, overwrite=False, *, command, train):
+    """Run the chapters names into out; write summary.json and report.html; return the summary.
 
     command(argv): a chapter command parsed from argv and its config;
     train(command, progress): run it, ticking progress (a Progress) per epoch.
     """
-    names = list(CHAPTERS)
     if resume:
         read_all(out)  # before anything is created: a wrong folder stays as it was
     refuse_other_runs(out, 'all')
