@@ -9,139 +9,14 @@ diverges, 1 when compare finds the versions differ, 130 on Ctrl-C.
 import argparse
 import os
 import sys
-import time
-
-import numpy as np
-from mxnet import nd
 
 from . import config as settings
-from . import distributed, plot, report, runs
+from . import course, distributed, report, runs, train
+from .arguments import Parser, add_chapter, add_folder_options, command as _command, type_of as _type
 from .chapters import MODULES as CHAPTERS
 from .chapters import chapter as find_chapter
-from .distributed import KVSTORES
 from .errors import D2LError, DivergenceError
-from .files import default_out_dir, prepare_out_dir, write_json
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit code 2."""
-
-    def error(self, message):
-        self.exit(2, '%s: error: %s (see %s --help)\n' % (self.prog, message, self.prog))
-
-    def parse_args(self, args=None, namespace=None):
-        args, extra = self.parse_known_args(args, namespace)
-        if extra:  # the sub-command reports them, so the hint names its --help
-            commands = getattr(self, 'commands', {})
-            commands.get(getattr(args, 'command', None), self).error(
-                'unrecognized arguments: %s' % ' '.join(extra))
-        return args
-
-    def parse_known_args(self, args=None, namespace=None):
-        args = sys.argv[1:] if args is None else list(args)
-        return super().parse_known_args(self._join_numbers(args), namespace)
-
-    def _join_numbers(self, args):
-        """Return args with `--opt -3.4,2` given as `--opt=-3.4,2` where --opt takes numbers.
-
-        argparse reads a token that starts with '-' as an option unless it is a plain
-        negative number such as -1 or -.5, so -3.4,2 or -1e-05 would leave --opt without
-        its value.  Tokens after '--' are left as they are: they belong to another command.
-        """
-        joined, rest = [], list(args)
-        while rest:
-            token = rest.pop(0)
-            if token == '--':
-                return joined + [token] + rest
-            if rest and rest[0].startswith('-') and self._takes_numbers(token) and _numbers(rest[0]):
-                token = '%s=%s' % (token, rest.pop(0))
-            joined.append(token)
-        return joined
-
-    def _takes_numbers(self, flag):
-        """Return whether flag (or the one option it abbreviates) takes a number or a list of them."""
-        actions = self._option_string_actions
-        found = {actions[flag]} if flag in actions else {
-            actions[s] for s in actions if flag.startswith('--') and s.startswith(flag)}
-        kind = getattr(found.pop().type, 'kind', None) if len(found) == 1 else None
-        return kind in settings.KINDS and settings.KINDS[kind][0] in (int, float, list)
-
-
-def _numbers(text):
-    """Return whether text reads as a comma-separated list of numbers, e.g. -3.4,2."""
-    try:
-        return all(float(part) or True for part in text.split(','))
-    except ValueError:
-        return False
-
-
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Show each option's default; an option without one says in its help what happens instead."""
-
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
-def _type(kind):
-    """Return an argparse type for a config kind, or 'ctx' for a device list."""
-    def parse(text):
-        try:
-            return settings.parse_devices(text) if kind == 'ctx' else settings.parse(kind, text)
-        except (ValueError, D2LError) as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-    parse.kind = kind  # what _Parser reads to take a negative number as this option's value
-    return parse
-
-
-def _command(sub, name, run, help, description, **options):
-    """Add sub-command name, shown with every option's default, that calls run(args)."""
-    p = sub.add_parser(name, help=help, description=description, formatter_class=_Help, **options)
-    p.set_defaults(run=run)
-    return p
-
-
-def _add_option(parser, name, option):
-    """Add --name for a chapter setting: its type, choices, default and help come from the chapter."""
-    flag = '--' + name.replace('_', '-')
-    if option.kind == 'flag':
-        return parser.add_argument(flag, action='store_true', help=option.help)
-    choices = option.kind if isinstance(option.kind, tuple) else None
-    # a list default is given as it is typed (2.0,-3.4); argparse parses a text default with type
-    default = option.default
-    if isinstance(default, list):
-        default = ','.join(str(v) for v in default)
-    parser.add_argument(flag, type=_type(option.kind), choices=choices, default=default,
-                        help=option.help, metavar=None if choices else name.upper())
-
-
-def _add_folder_options(parser, default_folder):
-    parser.add_argument('--out', help='run folder (default: %s)' % default_folder)
-    parser.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR with '
-                                                        'its own settings (give no other option)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace the run already in --out (only its own files), or write '
-                             'beside files no run wrote (they are kept), instead of refusing')
-
-
-def _add_chapter(sub, name):
-    chapter = find_chapter(name)
-    title = chapter.title
-    p = _command(sub, name, run_chapter, title[0].lower() + title[1:], title)
-    for option_name, option in dict(settings.COMMON, **chapter.options).items():
-        _add_option(p, option_name, option)
-    if chapter.presets:
-        p.add_argument('--preset', choices=sorted(chapter.presets), help='start from a configuration '
-                       'of the course notes: %s; options given as well override it' % '; '.join(
-                           '%s: %s' % (k, ', '.join('%s %s' % i for i in v.items()) or "the book's")
-                           for k, v in chapter.presets.items()))
-    parallel = chapter.data_parallel
-    p.add_argument('--ctx', type=_type('ctx'), default='cpu',
-                   help='device, e.g. cpu or gpu(0)' + ('; a list for --kvstore' if parallel else ''))
-    _add_folder_options(p, 'runs/%s-<timestamp>' % name)
-    if parallel:
-        p.add_argument('--kvstore', choices=KVSTORES, help='how the Gluon version combines gradients: '
-                       'device or local across a --ctx list such as cpu(0),cpu(1), dist_sync or '
-                       'dist_async across the processes of launch (default: one device, none)')
+from .files import default_out_dir
 
 
 def chapter_config(args):
@@ -158,47 +33,12 @@ def chapter_config(args):
 
 def run_chapter(args, progress=None):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
-    name, chapter = args.command, find_chapter(args.command)
     config, contexts, kvstore = chapter_config(args)
-    devices, out = distributed.setup(contexts, kvstore, config, args.resume or args.out, name,
-                                     bool(args.resume), chapter.data_parallel)
-    recorded = dict(config, ctx=[str(c) for c in contexts],
-                    **({'kvstore': kvstore} if chapter.data_parallel else {}))
-    progress = progress or runs.Progress()
-    # the data first: a missing data set must not leave an empty run folder behind
-    data = chapter.load_data(config, contexts[0])
-    if devices:
-        devices.check(data.train_iter)  # batches the devices cannot share: before any file exists
-    args.out = out or default_out_dir(name)
-    model = ({'chapter': name, 'files': runs.MODEL_FILES, **{k: config[k] for k in chapter.model_keys}}
-             if chapter.model_keys is not None else None)  # model.json: what predict needs
-    figures = chapter.figure_names(config)
-    with runs.Run(args.out, name, recorded, resume=bool(args.resume), overwrite=args.overwrite,
-                  checkpoints=chapter.checkpoints, every=config.get('print_every') or 1,
-                  model=model, figures=figures) as run:
-        def on_epoch(impl, record, version):
-            if devices and devices.kv is not None and record['epoch'] == 1:
-                print(devices.describe(), flush=True)  # the worker's shard exists once fit began
-            progress.tick(name)
-            for batch, moving in record.get('moving_losses', ()):  # straight-dope's own lines
-                print('%-7s Epoch %d, batch %d. Average loss: %f' % (impl, record['epoch'], batch, moving))
-            if run.on_epoch(impl, record, version):
-                print('%-7s %s%s' % (impl, runs.format_epoch(record), progress.status()), flush=True)
-        def restore(impl, version):
-            done = run.restore(impl, version)
-            if done:
-                print('%-7s resumed after epoch %d' % (impl, len(done)), flush=True)
-            return done
-        result = chapter.fit(config, contexts[0], on_epoch=on_epoch, restore=restore, data=data,
-                             **({'devices': devices} if devices else {}))
-        for impl, (version, _) in result['trained'].items():
-            run.finished(impl, version)
-        for line in chapter.summary(config, result['metrics']):
-            print(line)
-        run.record(*figures)
-        chapter.figures(config, result, args.out)
-        run.finish(result['metrics'])
-    print('results in %s' % args.out)
+    prepared = train.prepare(args.command, config, contexts, kvstore, args.resume or args.out,
+                             bool(args.resume))
+    args.out = prepared[2] or default_out_dir(args.command)
+    train.train(args.command, config, contexts, kvstore, prepared, args.out, bool(args.resume),
+                args.overwrite, progress)
     return 0
 
 
@@ -235,19 +75,11 @@ def _add_predict(sub):
 
 
 def run_predict(args):
-    from .chapters.softmax_regression import predict
-    from .data import TEXT_LABELS, images_to_classify
-    if bool(args.images) == bool(args.from_test):
-        raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if args.images else 'neither'))
-    if len(args.ctx) > 1:
-        raise D2LError('predict runs on one device; pass a single --ctx')
-    net, description = runs.load_model(args.model, args.ctx[0])
-    names, images = images_to_classify(args.images, args.from_test, args.data_dir)
-    probabilities = predict(net, nd.array(images, ctx=args.ctx[0]))
+    from .predict import classify
+    description, rows = classify(args.model, args.ctx, args.images, args.from_test, args.data_dir)
     print('%s model (%s) from %s' % (description['chapter'], description['impl'], description['path']))
-    for name, p in zip(names, probabilities):
-        top = np.argsort(-p)[:3]
-        print('%s: %s' % (name, ', '.join('%s %.3f' % (TEXT_LABELS[k], p[k]) for k in top)))
+    for name, top in rows:
+        print('%s: %s' % (name, ', '.join('%s %.3f' % item for item in top)))
     return 0
 
 
@@ -280,21 +112,13 @@ def _differ(message):
 
 
 def run_compare(args):
-    from .compare import compare, compare_config, format_comparison
+    from .compare import compare, compare_config, outcome
     chapter = find_chapter(args.chapter)
     config = compare_config(chapter, num_epochs=args.num_epochs, seed=args.seed, data_dir=args.data_dir)
-    result = compare(chapter, config, perturb=args.perturb)
-    if 'diverged' in result:
-        where = result['diverged']
-        return _differ(': the %s version diverged in epoch %d, batch %d%s' % (
-            where['impl'], where['epoch'], where['batch'],
-            ' (--perturb %g moved its start that far)' % args.perturb if args.perturb else ''))
-    tolerance = args.tolerance or result['tolerance']
-    print('\n'.join(format_comparison(result, tolerance)))
-    if max(result['loss_diff'], result['param_diff']) > tolerance:
-        return _differ(' by more than %g' % tolerance)
-    print('scratch and Gluon agree within %g' % tolerance)
-    return 0
+    lines, failure = outcome(compare(chapter, config, perturb=args.perturb), args.tolerance, args.perturb)
+    if lines:
+        print('\n'.join(lines))
+    return _differ(failure) if failure else 0
 
 
 # ---- sweep
@@ -318,46 +142,23 @@ def run_sweep(args):
     from . import sweep
     chapter = find_chapter(args.chapter)
     plan = sweep.plan(chapter, args.settings)
-    varied = sorted(plan['values'])
     configs = sweep.grid(chapter, plan['fixed'], plan['values'], plan['seeds'])
     out = args.out = plan['out'] or default_out_dir('sweep-' + args.chapter)
-    runs.refuse_other_runs(out, 'sweep')
-    created = not os.path.exists(out)
-    with runs.FolderLock(prepare_out_dir(out)):
-        runs.start_sweep(out, plan['overwrite'])
-        clock = sweep.Clock(len(configs))
-        done = {}
+    finished = []
 
-        def on_done(i, result, finished, total):
-            done[i] = result
-            print('[%d/%d] %s  [%s]' % (finished, total, sweep.describe(result, varied),
-                                        clock.status(finished)), flush=True)
-        try:
-            sweep.sweep(args.chapter, configs, plan['processes'], on_done)
-        except (KeyboardInterrupt, D2LError):
-            # keep the runs that finished; main then says where they are, or with none, nothing
-            finished = [done[i] for i in sorted(done)]
-            if finished:
-                _save_sweep(out, args.chapter, plan, varied, finished, interrupted=True)
-            else:
-                args.out = None
-                if created:
-                    os.rmdir(out)
-            raise
-        results = [done[i] for i in range(len(configs))]
-        rows = _save_sweep(out, args.chapter, plan, varied, results)
+    def on_done(result, count, total, status):
+        finished.append(result)
+        print('[%d/%d] %s  [%s]' % (count, total, sweep.describe(result, sorted(plan['values'])), status),
+              flush=True)
+    try:
+        rows = sweep.run(chapter, plan, configs, out, on_done)
+    except (KeyboardInterrupt, D2LError):
+        if not finished:  # main then says where the finished runs are, or with none, nothing
+            args.out = None
+        raise
     print('\n'.join(sweep.format_table(rows)))
     print('results in %s (summary.json, sweep.png)' % out)
     return 0
-
-
-def _save_sweep(out, chapter, plan, varied, results, interrupted=False):
-    """Write a sweep's sweep.png and summary.json; return its table."""
-    from . import sweep
-    rows = sweep.table(results, varied)
-    plot.sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
-    sweep.save_summary(out, chapter, plan, rows, results, interrupted)
-    return rows
 
 
 # ---- launch
@@ -415,63 +216,32 @@ def _add_all(sub):
                  'Run every chapter into one run folder (one sub-folder each), then write '
                  'summary.json and report.html.')
     p.add_argument('--seed', type=_type('seed'), default=0, help='random seed of every chapter')
-    _add_folder_options(p, 'runs/<timestamp>')
-
-
-def _all_plan(args, out, names, seed):
-    """Return the parsed chapter commands `all` still has to run (printing those finished earlier)."""
-    todo = []
-    for name in names:
-        folder = os.path.join(out, name)
-        earlier = args.resume and os.path.exists(os.path.join(folder, 'metrics.json'))
-        if earlier and runs.read_metrics(folder).get('finished'):
-            print('== %s: finished earlier, kept' % name)
-            continue
-        todo.append(build_parser().parse_args(
-            [name] + (['--resume', folder] if earlier else
-                      ['--seed', str(seed), '--out', folder] + ['--overwrite'] * bool(args.overwrite))))
-    return todo
+    add_folder_options(p, 'runs/<timestamp>')
 
 
 def run_all(args):
     out = args.out = args.resume or args.out or default_out_dir()
-    names = list(CHAPTERS)
-    if args.resume:
-        runs.read_all(out)  # before anything is created: a wrong folder stays as it was
-    runs.refuse_other_runs(out, 'all')
-    with runs.FolderLock(prepare_out_dir(out)):
-        seed = runs.start_all(out, args.seed, names, args.resume, args.overwrite)
-        todo = _all_plan(args, out, names, seed)
-        # each chapter's epoch_seconds is a rough guess that the estimate rescales by the speed seen
-        progress = runs.Progress({a.command: (find_chapter(a.command).epoch_seconds, _epochs(a))
-                                  for a in todo})
-        start = time.perf_counter()
-        for chapter_args in todo:
-            print('== %s%s' % (chapter_args.command, progress.status()), flush=True)
-            run_chapter(chapter_args, progress)
-        summary = report.summarize(out, names)
-        summary['seconds'] = time.perf_counter() - start
-        write_json(os.path.join(out, 'summary.json'), summary)
-        report.write_html(os.path.join(out, 'report.html'), out, summary)
+    summary = course.run(out, list(CHAPTERS), args.seed, bool(args.resume), args.overwrite,
+                         command=_chapter_command, train=run_chapter)
     print()
     print(report.summary_table(summary))
     print('all results in %s (report.html, summary.json)' % out)
     return 0
 
 
-def _epochs(args):
-    """Return the number of epochs (of both versions) a chapter command will train."""
-    config = chapter_config(args)[0]
-    return config.get('num_epochs', 0) * len(settings.impls(config))
+def _chapter_command(argv):
+    """Return the chapter command parsed from argv and its config (what `all` runs)."""
+    args = build_parser().parse_args(argv)
+    return args, chapter_config(args)[0]
 
 
 def build_parser():
-    parser = _Parser(prog='d2l-gluon', description=__doc__.split('\n')[0])
-    sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
+    parser = Parser(prog='d2l-gluon', description=__doc__.split('\n')[0])
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=Parser)
     sub.required = True
     parser.commands = sub.choices
     for name in CHAPTERS:
-        _add_chapter(sub, name)
+        add_chapter(sub, name, run_chapter)
     for add in (_add_data, _add_compare, _add_predict, _add_sweep, _add_launch, _add_all):
         add(sub)
     return parser

@@ -102,3 +102,22 @@ def format_comparison(result, tolerance):
     lines.append('largest relative difference: loss %.3g, parameters %.3g (tolerance %g)'
                  % (result['loss_diff'], result['param_diff'], tolerance))
     return lines
+
+
+def outcome(result, tolerance=None, perturb=0.0):
+    """Return (lines, failure) of compare's result: the table and verdict, or why the versions differ.
+
+    failure is None when they agree within tolerance (default: the
+    chapter's), else the end of the message that they differ; lines hold
+    the table and, when they agree, the line that says so.
+    """
+    if 'diverged' in result:
+        where = result['diverged']
+        return [], ': the %s version diverged in epoch %d, batch %d%s' % (
+            where['impl'], where['epoch'], where['batch'],
+            ' (--perturb %g moved its start that far)' % perturb if perturb else '')
+    tolerance = tolerance or result['tolerance']
+    lines = format_comparison(result, tolerance)
+    if max(result['loss_diff'], result['param_diff']) > tolerance:
+        return lines, ' by more than %g' % tolerance
+    return lines + ['scratch and Gluon agree within %g' % tolerance], None

@@ -1,8 +1,14 @@
-"""Output folders and atomic file writes: a file is complete or absent, never half-written."""
+"""Output folders and atomic file writes: a file is complete or absent, never half-written.
+
+Also the folder rule every command shares: ``claim`` tells the files of a
+folder the tool may replace (its own, and the temporary files its killed
+writes leave) from files no run wrote, which are refused or kept.
+"""
 import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 import time
 
@@ -140,3 +146,50 @@ def write_json(path, obj):
             json.dump(obj, f, indent=1)
             f.write('\n')
     atomic_write(path, write)
+
+
+# the exact names of the files a killed write leaves: atomic_write's '.<name>.' and prepare_out_dir's
+# '.probe-', each followed by mkstemp's 8 characters, and export_gluon's '.tmp-<name>'
+_TEMPORARY = re.compile(r'\.(?:probe-|(?P<name>.+)\.)[a-z0-9_]{8}$')
+
+
+def _temporary(name, writes, pattern=None):
+    """Return whether name is a temporary file of ours: of the probe, or of a file named in writes."""
+    match = _TEMPORARY.match(name)
+    if match and match.group('name') is None:
+        return True
+    base = name[len('.tmp-'):] if name.startswith('.tmp-') else match and match.group('name')
+    return bool(base) and (base in writes or bool(pattern and pattern.match(base)))
+
+
+def _listing(names, limit=5):
+    shown = ', '.join(names[:limit])
+    return shown + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
+
+
+def claim(folder, own, writes, overwrite, pattern=None):
+    """Check that a run may write the files writes into folder; return the temporary files to remove.
+
+    own: the names in folder the tool wrote (an earlier run's).  Any other
+    name, except temporary files of ours, is foreign: without overwrite it
+    is refused; with overwrite the run writes beside it and keeps it, but
+    refuses when it would have to replace it (a name in writes or matching
+    pattern).
+    """
+    names = os.listdir(folder)
+    temporary = sorted(n for n in names if n not in own and _temporary(n, set(writes) | set(own), pattern))
+    foreign = sorted(set(names) - set(own) - set(temporary))
+    if foreign and not overwrite:
+        raise D2LError('%s holds files that no d2l-gluon run wrote (%s); choose a fresh --out, or '
+                       'pass --overwrite to write beside them (they are kept)' % (folder, _listing(foreign)))
+    replaced = [n for n in foreign if n in writes or (pattern and pattern.match(n))]
+    if replaced:
+        raise D2LError('%s holds %s, which this run would replace but did not write; move %s away or '
+                       'choose another --out' % (folder, _listing(replaced),
+                                                 'it' if len(replaced) == 1 else 'them'))
+    return [os.path.join(folder, n) for n in temporary]
+
+
+def own_files(folder, names, held):
+    """Return those of names present in folder when it holds its run (held), else none."""
+    return {n for n in names if os.path.exists(os.path.join(folder, n))} if held else set()

@@ -1,4 +1,4 @@
-"""Run folders: metrics.json, checkpoints, resume, saved models and progress lines.
+"""Run folders of a chapter run: metrics.json, the folder rule and the folder's lock.
 
 A run folder belongs to one run and holds only what the tool wrote:
 metrics.json lists, under "files", every other file the run wrote, each
@@ -7,22 +7,20 @@ for (those the earlier run recorded, its checkpoints, and the exact names of
 its own killed temporary writes) and never any other.  ``Run`` refuses a
 folder that holds another run (unless asked to overwrite it) or files that no
 run wrote (unless asked to write beside them, with overwrite; they are kept),
-holds an exclusive lock on the folder while the run lives, and writes
-``metrics.json`` atomically after every epoch, so the file is always
-complete.  Every checkpoint carries the run's identity (chapter and a hash
-of its settings), and a resumed run refuses a checkpoint that is not its own.
+holds an exclusive lock on the folder (``FolderLock``) while the run lives,
+and writes ``metrics.json`` atomically after every epoch, so the file is
+always complete.  Checkpoints are checkpoints.py's; the epoch lines are
+progress.py's.
 """
 import fcntl
 import hashlib
 import json
 import os
 import re
-import time
 
-import numpy as np
-
+from . import checkpoints
 from .errors import D2LError, DivergenceError
-from .files import prepare_out_dir, write_json
+from .files import claim, prepare_out_dir, write_json
 from .params import export_gluon, load_version, save_version
 
 MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
@@ -94,48 +92,7 @@ def _holds_a_run(folder):
     return os.path.exists(os.path.join(folder, 'metrics.json'))
 
 
-# the exact names of the files a killed write leaves: atomic_write's '.<name>.' and prepare_out_dir's
-# '.probe-', each followed by mkstemp's 8 characters, and export_gluon's '.tmp-<name>'
-_TEMPORARY = re.compile(r'\.(?:probe-|(?P<name>.+)\.)[a-z0-9_]{8}$')
-_CHECKPOINT = re.compile(r'checkpoint-(?:scratch|gluon)(?:\.json|-epoch[1-9][0-9]*\.params)$')
 _WORKER = re.compile(r'worker[1-9][0-9]*$')  # the folders of launch's other workers
-
-
-def _temporary(name, writes, pattern=None):
-    """Return whether name is a temporary file of ours: of the probe, or of a file named in writes."""
-    match = _TEMPORARY.match(name)
-    if match and match.group('name') is None:
-        return True
-    base = name[len('.tmp-'):] if name.startswith('.tmp-') else match and match.group('name')
-    return bool(base) and (base in writes or bool(pattern and pattern.match(base)))
-
-
-def _listing(names, limit=5):
-    shown = ', '.join(names[:limit])
-    return shown + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
-
-
-def claim(folder, own, writes, overwrite, pattern=None):
-    """Check that a run may write the files writes into folder; return the temporary files to remove.
-
-    own: the names in folder the tool wrote (an earlier run's).  Any other
-    name, except temporary files of ours, is foreign: without overwrite it
-    is refused; with overwrite the run writes beside it and keeps it, but
-    refuses when it would have to replace it (a name in writes or matching
-    pattern).
-    """
-    names = os.listdir(folder)
-    temporary = sorted(n for n in names if n not in own and _temporary(n, set(writes) | set(own), pattern))
-    foreign = sorted(set(names) - set(own) - set(temporary))
-    if foreign and not overwrite:
-        raise D2LError('%s holds files that no d2l-gluon run wrote (%s); choose a fresh --out, or '
-                       'pass --overwrite to write beside them (they are kept)' % (folder, _listing(foreign)))
-    replaced = [n for n in foreign if n in writes or (pattern and pattern.match(n))]
-    if replaced:
-        raise D2LError('%s holds %s, which this run would replace but did not write; move %s away or '
-                       'choose another --out' % (folder, _listing(replaced),
-                                                 'it' if len(replaced) == 1 else 'them'))
-    return [os.path.join(folder, n) for n in temporary]
 
 
 def _recorded(folder):
@@ -225,9 +182,9 @@ class Run:
         names = os.listdir(self.folder)
         own = {n for n in names if _WORKER.match(n) and os.path.isdir(self.path(n))}
         if _holds_a_run(self.folder):
-            own |= {'metrics.json'} | {n for n in names if _CHECKPOINT.match(n)}
+            own |= {'metrics.json'} | {n for n in names if checkpoints.PATTERN.match(n)}
             own |= set(_recorded(self.folder)) & set(names)
-        pattern = _CHECKPOINT if self.checkpoints else None
+        pattern = checkpoints.PATTERN if self.checkpoints else None
         temporary = claim(self.folder, own, self.writes, self.overwrite or self.resume, pattern)
         earlier = [self.path(n) for n in sorted(own) if os.path.isfile(self.path(n))]
         for path in temporary + (earlier if self.overwrite and not self.resume else []):
@@ -273,7 +230,7 @@ class Run:
         if not self.checkpoints:
             return []
         if run.get('finished'):
-            load_version(self.path(MODEL_FILES[impl]), version, _ctx(version))
+            load_version(self.path(MODEL_FILES[impl]), version, checkpoints.version_ctx(version))
             self._remove_checkpoint(impl)  # in case an interrupt came before it was removed
             return run['epochs']
         done = self._load_checkpoint(impl, version)
@@ -305,66 +262,16 @@ class Run:
         self.metrics['finished'] = True
         self.write()
 
-    # ---- checkpoints
-
-    def _checkpoint_paths(self, impl, epoch=None):
-        state = self.path('checkpoint-%s.json' % impl)
-        if epoch is None:
-            return state
-        return state, self.path('checkpoint-%s-epoch%d.params' % (impl, epoch))
+    # ---- checkpoints (see checkpoints.py)
 
     def _save_checkpoint(self, impl, epoch, version):
-        """Save version's parameters, then the JSON that names them, with numpy's random state.
-
-        The JSON, written last, marks the checkpoint complete, so a run killed
-        in between resumes from the previous epoch; numpy's random state fixes
-        the batch order of the epochs to come.
-        """
-        state_path, params_path = self._checkpoint_paths(impl, epoch)
-        save_version(params_path, version)  # itself atomic
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        write_json(state_path, {'identity': self.identity, 'epoch': epoch,
-                                'params': os.path.basename(params_path),
-                                'numpy_random_state': [kind, keys.tolist(), pos, has_gauss, cached]})
-        for old in range(1, epoch):
-            old_path = self._checkpoint_paths(impl, old)[1]
-            if os.path.exists(old_path):
-                os.remove(old_path)
+        checkpoints.save(self.folder, self.identity, impl, epoch, version)
 
     def _load_checkpoint(self, impl, version):
-        """Restore impl's last checkpoint into version; return its epoch (0 if there is none)."""
-        state_path = self._checkpoint_paths(impl)
-        if not os.path.exists(state_path):
-            return 0
-        try:
-            with open(state_path) as f:
-                state = json.load(f)
-            kind, keys, pos, has_gauss, cached = state['numpy_random_state']
-            random_state = (str(kind), np.array(keys, dtype=np.uint32), int(pos), int(has_gauss),
-                            float(cached))
-            if len(random_state[1]) != 624:
-                raise ValueError
-            epoch, own = int(state['epoch']), state.get('identity')
-            params_path = self.path(os.path.basename(str(state['params'])))
-        except (OSError, ValueError, KeyError, TypeError, OverflowError):
-            raise D2LError('%s is damaged; delete it (and its checkpoint-*.params) to resume from '
-                           'the start of that version' % state_path) from None
-        if own != self.identity:
-            raise D2LError('%s belongs to another run (other settings or chapter) than the one in '
-                           '%s; delete it to resume from the start of that version'
-                           % (state_path, self.path('metrics.json')))
-        load_version(params_path, version, _ctx(version))
-        np.random.set_state(random_state)
-        return epoch
+        return checkpoints.load(self.folder, self.identity, impl, version, self.path('metrics.json'))
 
     def _remove_checkpoint(self, impl):
-        state_path = self._checkpoint_paths(impl)
-        params = re.compile(r'checkpoint-%s-epoch[1-9][0-9]*\.params$' % impl)
-        for name in os.listdir(self.folder):
-            if params.match(name):
-                os.remove(self.path(name))
-        if os.path.exists(state_path):
-            os.remove(state_path)
+        checkpoints.remove(self.folder, impl)
 
 
 class FolderLock:
@@ -391,139 +298,3 @@ class FolderLock:
         if self.fd is not None:
             os.close(self.fd)  # closing the descriptor releases the lock
             self.fd = None
-
-
-def read_all(folder):
-    """Return the settings of the `all` run in folder (all.json); raise D2LError if it has none."""
-    try:
-        with open(os.path.join(folder, 'all.json')) as f:
-            settings = json.load(f)
-        if not (isinstance(settings, dict) and type(settings.get('seed')) is int
-                and 0 <= settings['seed'] <= 2 ** 32 - 2):
-            raise ValueError
-    except (OSError, ValueError):
-        raise D2LError('%s is not the run folder of d2l-gluon all (no readable all.json); pass that '
-                       'folder' % folder) from None
-    return settings
-
-
-ALL_FILES = ('all.json', 'summary.json', 'report.html')
-SWEEP_FILES = ('summary.json', 'sweep.png')
-
-
-def _own_files(folder, names, held):
-    """Return those of names present in folder when it holds its run (held), else none."""
-    return {n for n in names if os.path.exists(os.path.join(folder, n))} if held else set()
-
-
-def start_all(folder, seed, chapters, resume=False, overwrite=False):
-    """Write the all.json of an `all` run in folder (or read it on resume); return the run's seed.
-
-    all writes ALL_FILES and a sub-folder per chapter, replacing only an
-    earlier all run's; any other file is refused, or kept with overwrite.
-    """
-    held = os.path.exists(os.path.join(folder, 'all.json'))
-    if not resume and not overwrite and held:
-        raise D2LError('%s already holds a run of all; continue it with --resume %s, choose a '
-                       'fresh --out, or pass --overwrite to replace it' % (folder, folder))
-    for path in claim(folder, _own_files(folder, ALL_FILES + tuple(chapters), held), ALL_FILES,
-                      overwrite or resume):
-        os.remove(path)
-    if resume:
-        return read_all(folder)['seed']
-    write_json(os.path.join(folder, 'all.json'), {'seed': seed, 'chapters': list(chapters)})
-    return seed
-
-
-def start_sweep(folder, overwrite=False):
-    """Check that a sweep may write SWEEP_FILES into folder: a fresh one, or overwrite an earlier sweep's.
-
-    Any file an earlier sweep did not write is refused, or kept with overwrite.
-    """
-    held = os.path.exists(os.path.join(folder, 'summary.json'))
-    if held and not overwrite:
-        raise D2LError('%s already holds a sweep; choose a fresh --out or pass --overwrite' % folder)
-    for path in claim(folder, _own_files(folder, SWEEP_FILES, held), SWEEP_FILES, overwrite):
-        os.remove(path)
-
-
-def load_model(path, ctx=None):
-    """Return (net, description) of a classifier saved in a run folder.
-
-    path is the run folder (the Gluon model is preferred) or one of its
-    parameter files (scratch.params, gluon.params); model.json beside it names
-    the chapter and its sizes.
-    """
-    from .chapters import chapter as find_chapter
-    from .config import make_config
-    folder, name = (path, None) if os.path.isdir(path) else os.path.split(path)
-    if not os.path.exists(path):
-        raise D2LError('no model at %s; pass a classification run folder or its .params file' % path)
-    try:
-        with open(os.path.join(folder or '.', 'model.json')) as f:
-            description = json.load(f)
-        chapter = find_chapter(description['chapter'])
-        config = make_config(chapter.options, lr=1.0, **{k: description[k] for k in chapter.model_keys})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, D2LError):
-        raise D2LError('%s is not in the run folder of a softmax or mlp run (no readable model.json '
-                       'beside it); pass such a folder or its .params file' % path) from None
-    files = {file: impl for impl, file in MODEL_FILES.items()}
-    if name is None:
-        impl = next((i for i in ('gluon', 'scratch')
-                     if os.path.exists(os.path.join(folder, MODEL_FILES[i]))), None)
-        if impl is None:
-            raise D2LError('%s holds no trained model yet (no gluon.params or scratch.params); '
-                           'finish the run with --resume %s' % (path, path))
-    elif name in files:
-        impl = files[name]
-    else:
-        raise D2LError('%s is not a model file: pass scratch.params, gluon.params or the run folder'
-                       % path)
-    version = chapter.setup(impl, config, ctx)
-    params_path = os.path.join(folder, MODEL_FILES[impl])
-    load_version(params_path, version, ctx)
-    return version.net, dict(description, impl=impl, path=params_path)
-
-
-def _ctx(version):
-    """Return the devices a Gluon version's parameters live on (None for scratch)."""
-    if version.scratch:
-        return None
-    return next(iter(version.params.values())).list_ctx()
-
-
-# ---- progress lines
-
-def format_epoch(record):
-    """Return the book's epoch line: 'epoch 1, loss 0.7878, train acc 0.748, test acc 0.802'."""
-    line = 'epoch %d, loss %.6f' % (record['epoch'], record['loss'])
-    if 'train_acc' in record:
-        line = 'epoch %d, loss %.4f, train acc %.3f' % (record['epoch'], record['loss'],
-                                                         record['train_acc'])
-    if 'test_acc' in record:
-        line += ', test acc %.3f' % record['test_acc']
-    return line + ' (%.2f s)' % record['seconds']
-
-
-class Progress:
-    """Elapsed time and an estimate of the time left over a plan of chapters.
-
-    plan: {chapter: (expected seconds per epoch, number of epochs)}; the
-    estimate rescales the plan by the speed actually seen.
-    """
-
-    def __init__(self, plan=None):
-        self.plan, self.start, self.done = plan or {}, time.perf_counter(), 0.0
-
-    def tick(self, chapter):
-        if chapter in self.plan:
-            self.done += self.plan[chapter][0]
-
-    def status(self):
-        if not self.plan:
-            return ''
-        elapsed = time.perf_counter() - self.start
-        total = sum(per_epoch * epochs for per_epoch, epochs in self.plan.values())
-        # the plan's own guess until an epoch has shown how fast this machine is
-        left = (total - self.done) * elapsed / self.done if self.done else total
-        return '  [%.0f s elapsed, about %.0f s left]' % (elapsed, max(left, 0.0))

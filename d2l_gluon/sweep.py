@@ -3,6 +3,8 @@
 Every combination is one run of the chapter's fit() in its own process
 (MXNet's engine does not survive fork, so workers are spawned).  A run that
 diverges is recorded as such, with the epochs before, and the sweep goes on.
+``run`` is the sweep command's body: it writes summary.json and sweep.png
+into the sweep's folder, also for the runs that finished before an interrupt.
 """
 import itertools
 import multiprocessing
@@ -16,7 +18,10 @@ import numpy as np
 from .chapters import chapter as find_chapter
 from .config import impls, make_config
 from .errors import D2LError, DivergenceError
+from .files import claim, own_files, prepare_out_dir, write_json
+from .runs import FolderLock, refuse_other_runs
 
+SWEEP_FILES = ('summary.json', 'sweep.png')
 SCALAR_KINDS = ('count', 'natural', 'units', 'positive', 'nonnegative', 'probability', 'number')
 
 
@@ -240,13 +245,60 @@ def format_table(rows):
     return lines
 
 
-def save_summary(folder, chapter_name, plan, rows, results, interrupted=False):
-    """Write a sweep's summary.json: its values, seeds, table and every run's epochs.
+def start_sweep(folder, overwrite=False):
+    """Check that a sweep may write SWEEP_FILES into folder: a fresh one, or overwrite an earlier sweep's.
 
-    An interrupted sweep's summary holds the runs that finished and says so.
+    Any file an earlier sweep did not write is refused, or kept with overwrite.
     """
-    from .files import write_json
-    write_json(os.path.join(folder, 'summary.json'), dict({
+    held = os.path.exists(os.path.join(folder, 'summary.json'))
+    if held and not overwrite:
+        raise D2LError('%s already holds a sweep; choose a fresh --out or pass --overwrite' % folder)
+    for path in claim(folder, own_files(folder, SWEEP_FILES, held), SWEEP_FILES, overwrite):
+        os.remove(path)
+
+
+def run(chapter, plan, configs, out, on_done=None):
+    """Run the configs (see grid) of a planned sweep (see plan) of chapter into out; return its table.
+
+    on_done(result, finished, total, status) runs after each run, status
+    being the time elapsed and left.  On an interrupt or error the runs that
+    finished are saved and the error raised again; with none, a folder the
+    sweep created is removed.
+    """
+    varied = sorted(plan['values'])
+    refuse_other_runs(out, 'sweep')
+    created = not os.path.exists(out)
+    with FolderLock(prepare_out_dir(out)):
+        start_sweep(out, plan['overwrite'])
+        clock = Clock(len(configs))
+        done = {}
+
+        def record(i, result, finished, total):
+            done[i] = result
+            if on_done is not None:
+                on_done(result, finished, total, clock.status(finished))
+        try:
+            sweep(chapter.name, configs, plan['processes'], record)
+        except (KeyboardInterrupt, D2LError):
+            finished = [done[i] for i in sorted(done)]
+            if finished:
+                save(out, chapter.name, plan, varied, finished, interrupted=True)
+            elif created:
+                os.rmdir(out)
+            raise
+        return save(out, chapter.name, plan, varied, [done[i] for i in range(len(configs))])
+
+
+def save(out, chapter_name, plan, varied, results, interrupted=False):
+    """Write a sweep's sweep.png and summary.json (its values, seeds, table and every run's epochs).
+
+    Return its table.  An interrupted sweep's summary holds the runs that finished and says so.
+    """
+    from .plot import sweep_curves
+    rows = table(results, varied)
+    sweep_curves(results, varied, os.path.join(out, 'sweep.png'))
+    write_json(os.path.join(out, 'summary.json'), dict({
         'chapter': chapter_name, 'values': plan['values'], 'fixed': plan['fixed'],
         'seeds': plan['seeds'], 'table': rows, 'runs': results},
         **({'interrupted': True} if interrupted else {})))
+    return rows

@@ -11,7 +11,7 @@ import sys
 from .data import ArrayLoader
 from .errors import D2LError
 from .files import default_out_dir, prepare_out_dir
-from .runs import format_epoch
+from .progress import format_epoch
 
 
 # the figures each walk-through writes into its folder

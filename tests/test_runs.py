@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mxnet import gluon, nd
 
-from d2l_gluon import cli, runs, walkthrough
+from d2l_gluon import cli, predict, runs, walkthrough
 from d2l_gluon.chapters.softmax_regression import softmax
 from d2l_gluon.data import TEXT_LABELS, read_fashion_mnist
 from d2l_gluon.files import mxnet_path
@@ -224,8 +224,8 @@ def test_a_second_process_on_a_folder_being_written_is_refused_and_the_first_run
     assert_resumed_run_equals(out, reference)
     # the saved models load into the first run's model with its final parameters
     for name in ('scratch.params', 'gluon.params'):
-        net, _ = runs.load_model(str(out / name))
-        expected, _ = runs.load_model(str(reference / name))
+        net, _ = predict.load_model(str(out / name))
+        expected, _ = predict.load_model(str(reference / name))
         X = nd.array(read_fashion_mnist(str(fake_data))[2][:16, None] / np.float32(255))
         assert np.array_equal(net(X).asnumpy(), expected(X).asnumpy()), name
 
@@ -596,7 +596,7 @@ def test_classifier_run_folder_holds_both_models_of_its_size_and_the_export_and_
 @pytest.mark.parametrize('chapter', MODELS)
 def test_saved_model_is_the_trained_one(models, test_set, chapter, impl):
     # the saved parameters classify the test set exactly as the last epoch reported
-    net, description = runs.load_model(str(models[chapter] / ('%s.params' % impl)))
+    net, description = predict.load_model(str(models[chapter] / ('%s.params' % impl)))
     assert (description['chapter'], description['impl']) == (chapter, impl)
     expected = read_json(models[chapter] / 'metrics.json')['runs'][impl]['epochs'][-1]['test_acc']
     images, labels = test_set
@@ -611,7 +611,7 @@ def test_hybridized_export_loads_as_symbolblock_with_the_saved_nets_outputs(mode
     folder = models[chapter]
     exported = gluon.SymbolBlock.imports(str(folder / 'gluon-symbol.json'), ['data'],
                                          str(folder / 'gluon-0000.params'))
-    net, description = runs.load_model(str(folder))
+    net, description = predict.load_model(str(folder))
     assert description['impl'] == 'gluon'
     X = as_input(test_set[0][:64])
     assert_close(exported(X), net(X), what='%s export vs gluon.params' % chapter)
@@ -675,7 +675,7 @@ def test_predict_prints_the_models_top_3_classes_of_written_pngs(models, pngs, c
     header, parsed = parse_predictions(stdout)
     assert '%s model (%s)' % (chapter, impl) in header
     assert len(parsed) == len(paths)
-    net, _ = runs.load_model(model)
+    net, _ = predict.load_model(model)
     probabilities = softmax(net(nd.array(pixels[:, None]))).asnumpy()
     assert_top3_is_the_models(parsed, probabilities)
     names = [name for name, _ in parsed]
@@ -694,7 +694,7 @@ def test_predict_from_test_prints_n_lines_with_the_true_labels(models, test_set,
     images, labels = test_set
     for i, (name, _) in enumerate(parsed):
         assert name == 'test image %d (%s)' % (i, TEXT_LABELS[labels[i]])
-    net, _ = runs.load_model(str(models['mlp']))
+    net, _ = predict.load_model(str(models['mlp']))
     assert_top3_is_the_models(parsed, softmax(net(as_input(images[:3]))).asnumpy())
 
 

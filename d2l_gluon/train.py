@@ -1,0 +1,70 @@
+"""A chapter command's body: one chapter trained into its run folder, its lines printed as it goes.
+
+``prepare`` does what comes before the first file is written (devices,
+data and their checks); ``train`` then trains the chapter inside its ``Run``,
+printing an epoch line with the time left, the chapter's summary and where
+the results are, as the chapter commands and `all` show them.
+"""
+from . import distributed
+from .chapters import chapter as find_chapter
+from .progress import Progress, format_epoch
+from .runs import MODEL_FILES, Run
+
+
+def prepare(name, config, contexts, kvstore, folder, resume):
+    """Return (devices, data, folder): devices (None on one), the data, and the folder a worker must use.
+
+    Nothing is written: a missing data set or batches the devices cannot
+    share must not leave an empty run folder behind.
+    """
+    chapter = find_chapter(name)
+    devices, folder = distributed.setup(contexts, kvstore, config, folder, name, resume,
+                                        chapter.data_parallel)
+    data = chapter.load_data(config, contexts[0])
+    if devices:
+        devices.check(data.train_iter)
+    return devices, data, folder
+
+
+def train(name, config, contexts, kvstore, prepared, folder, resume=False, overwrite=False,
+          progress=None):
+    """Train chapter name into folder with prepared = prepare(...); print its epochs and summary."""
+    chapter, (devices, data, _) = find_chapter(name), prepared
+    recorded = dict(config, ctx=[str(c) for c in contexts],
+                    **({'kvstore': kvstore} if chapter.data_parallel else {}))
+    model = ({'chapter': name, 'files': MODEL_FILES, **{k: config[k] for k in chapter.model_keys}}
+             if chapter.model_keys is not None else None)  # model.json: what predict needs
+    figures = chapter.figure_names(config)
+    with Run(folder, name, recorded, resume=resume, overwrite=overwrite,
+             checkpoints=chapter.checkpoints, every=config.get('print_every') or 1,
+             model=model, figures=figures) as run:
+        on_epoch, restore = _printing(run, name, devices, progress or Progress())
+        result = chapter.fit(config, contexts[0], on_epoch=on_epoch, restore=restore, data=data,
+                             **({'devices': devices} if devices else {}))
+        for impl, (version, _) in result['trained'].items():
+            run.finished(impl, version)
+        for line in chapter.summary(config, result['metrics']):
+            print(line)
+        run.record(*figures)
+        chapter.figures(config, result, folder)
+        run.finish(result['metrics'])
+    print('results in %s' % folder)
+
+
+def _printing(run, name, devices, progress):
+    """Return fit's on_epoch and restore callbacks: they record into run and print each epoch."""
+    def on_epoch(impl, record, version):
+        if devices and devices.kv is not None and record['epoch'] == 1:
+            print(devices.describe(), flush=True)  # the worker's shard exists once fit began
+        progress.tick(name)
+        for batch, moving in record.get('moving_losses', ()):  # straight-dope's own lines
+            print('%-7s Epoch %d, batch %d. Average loss: %f' % (impl, record['epoch'], batch, moving))
+        if run.on_epoch(impl, record, version):
+            print('%-7s %s%s' % (impl, format_epoch(record), progress.status()), flush=True)
+
+    def restore(impl, version):
+        done = run.restore(impl, version)
+        if done:
+            print('%-7s resumed after epoch %d' % (impl, len(done)), flush=True)
+        return done
+    return on_epoch, restore
