@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import config as settings
-from . import course, distributed, report, runs, train
+from . import command, course, distributed, report, runs, worker
 from .arguments import Parser, add_chapter, add_folder_options, command as _command, type_of as _type
 from .chapters import MODULES as CHAPTERS
 from .chapters import chapter as find_chapter
@@ -34,10 +34,10 @@ def chapter_config(args):
 def run_chapter(args, progress=None):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
     config, contexts, kvstore = chapter_config(args)
-    prepared = train.prepare(args.command, config, contexts, kvstore, args.resume or args.out,
+    prepared = command.prepare(args.command, config, contexts, kvstore, args.resume or args.out,
                              bool(args.resume))
     args.out = prepared[2] or default_out_dir(args.command)
-    train.train(args.command, config, contexts, kvstore, prepared, args.out, bool(args.resume),
+    command.train(args.command, config, contexts, kvstore, prepared, args.out, bool(args.resume),
                 args.overwrite, progress)
     return 0
 
@@ -54,7 +54,7 @@ def _add_data(sub):
 
 
 def run_data(args):
-    from .data import find_fashion_mnist, read_fashion_mnist
+    from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
     files = find_fashion_mnist(args.data_dir, download=not args.no_download)
     train_images, _, test_images, _ = read_fashion_mnist(args.data_dir, download=False)
     print('Fashion-MNIST: %d training and %d test images in %s'
@@ -281,5 +281,5 @@ def main(argv=None):
         print('\ninterrupted%s' % ('; partial results are in %s' % folder
                                    if folder and os.path.isdir(folder) else ''), file=sys.stderr)
         code = 130
-    # a parameter-server worker that fails ends at once: see distributed.exit_code
-    return distributed.exit_code(code)
+    # a parameter-server worker that fails ends at once: see worker.exit_code
+    return worker.exit_code(code)

@@ -10,8 +10,7 @@ from mxnet import nd
 from mxnet.gluon import data as gdata
 
 from .errors import D2LError
-from .fashion_mnist import find_fashion_mnist, read_fashion_mnist  # noqa: F401 (the CLI's import)
-from .images import images_to_classify  # noqa: F401 (the CLI's import)
+from .fashion_mnist import read_fashion_mnist
 
 
 # the most values a synthetic data set may hold: 2^28 float32 values are 1 GiB

@@ -30,7 +30,7 @@ from .chapters import Step
 from .config import step_batch
 from .errors import D2LError
 from .files import default_out_dir
-from .worker import check_job, exit_code, join  # noqa: F401 (exit_code: the CLI's import)
+from .worker import check_job, join
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
 

@@ -59,7 +59,8 @@ def classify(model, ctx, images=(), from_test=None, data_dir=None, top=3):
     ctx: a list of one device; images: PNG paths, or from_test: the first N test-set images.
     """
     from .chapters.softmax_regression import predict
-    from .data import TEXT_LABELS, images_to_classify
+    from .data import TEXT_LABELS
+    from .images import images_to_classify
     if bool(images) == bool(from_test):
         raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if images else 'neither'))
     if len(ctx) > 1:

@@ -1,4 +1,4 @@
-"""Progress lines: the book's epoch line and an estimate of the time left over a plan of chapters."""
+"""Progress lines: the book's epoch line, and the time left of `all` (a plan of chapters) and of a sweep."""
 import time
 
 
@@ -35,3 +35,15 @@ class Progress:
         # the plan's own guess until an epoch has shown how fast this machine is
         left = (total - self.done) * elapsed / self.done if self.done else total
         return '  [%.0f s elapsed, about %.0f s left]' % (elapsed, max(left, 0.0))
+
+
+class Clock:
+    """Elapsed time and an estimate of the time left over a number of equal runs."""
+
+    def __init__(self, total):
+        self.total, self.start = total, time.perf_counter()
+
+    def status(self, finished):
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / finished * (self.total - finished) if finished else float('nan')
+        return '%.0f s elapsed, about %.0f s left' % (elapsed, left)

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from . import progress
 from .chapters import chapter as find_chapter
 from .config import impls, make_config
 from .errors import D2LError, DivergenceError
@@ -154,18 +155,6 @@ def table(results, varied):
     return rows
 
 
-class Clock:
-    """Elapsed time and an estimate of the time left over a number of equal runs."""
-
-    def __init__(self, total):
-        self.total, self.start = total, time.perf_counter()
-
-    def status(self, finished):
-        elapsed = time.perf_counter() - self.start
-        left = elapsed / finished * (self.total - finished) if finished else float('nan')
-        return '%.0f s elapsed, about %.0f s left' % (elapsed, left)
-
-
 def plan(chapter, tokens):
     """Return a sweep's settings from its command-line tokens ['--lr', '0.01,0.1', '--seeds', '0,1', ...].
 
@@ -270,7 +259,7 @@ def run(chapter, plan, configs, out, on_done=None):
     created = not os.path.exists(out)
     with FolderLock(prepare_out_dir(out)):
         start_sweep(out, plan['overwrite'])
-        clock = Clock(len(configs))
+        clock = progress.Clock(len(configs))
         done = {}
 
         def record(i, result, finished, total):
