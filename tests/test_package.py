@@ -64,7 +64,7 @@ CHAPTERS_MAY_IMPORT = [
 # the tooling, which wraps the book layer from outside and is never imported by it
 TOOLING = ['d2l_gluon.' + name for name in ('runs', 'checkpoints', 'progress', 'distributed', 'cli',
                                             'sweep', 'report', 'launch', 'worker', 'compare', 'files',
-                                            'images')]
+                                            'images', 'command', 'course', 'arguments', 'predict')]
 
 
 def imported_names(source, package):
