@@ -39,12 +39,12 @@ class Chapter:
     load_data(config, ctx), setup(impl, config, ctx), train(version, data,
     config, monitor), fit(config, ctx, on_epoch, restore, data[, devices])
     and summary(config, metrics) are the chapter's own functions;
-    figures(config, result, folder) saves its PNGs, the files
-    figure_names(config) names before training (a run records them).  compare is None for a
-    chapter that trains nothing; checkpoints says whether a run is worth
-    resuming epoch by epoch; data_parallel whether its Gluon version trains on
-    several devices; model_keys, for a classifier predict can load, the
-    settings that rebuild its net.
+    figures(config, result, folder) saves its PNGs, the files that
+    figure_names(config) names before training (a run records them).
+    compare is None for a chapter that trains nothing; checkpoints says
+    whether a run is worth resuming epoch by epoch; data_parallel whether its
+    Gluon version trains on several devices; model_keys, for a classifier
+    predict can load, the settings that rebuild its net.
     """
     name: str
     title: str
