@@ -9,8 +9,10 @@ inline), and a reader can ignore it.
 import numpy as np
 from mxnet import autograd, nd
 
-from .data import TEXT_LABELS, check_size, load_fashion_mnist
-from .errors import D2LError
+# data_iter (3.2) and get_fashion_mnist_labels (3.5) are the book's too; they live in data.py,
+# whose loaders build on them, and are the same functions here
+from .data import check_size, data_iter, get_fashion_mnist_labels, load_fashion_mnist  # noqa: F401
+
 
 # ---- linear regression (3.2)
 
@@ -23,21 +25,6 @@ def synthetic_data(w, b, num_examples, noise=0.01, ctx=None):
     if noise:  # mxnet's normal refuses a scale of 0
         labels += nd.random.normal(0, noise, shape=labels.shape, ctx=ctx)
     return features, labels
-
-
-def data_iter(batch_size, features, labels):
-    """Yield (X, y) minibatches in random order; every example once, the short last batch kept."""
-    if batch_size < 1:
-        raise D2LError('batch_size must be a positive integer, got %r' % (batch_size,))
-    num_examples = len(features)
-    # the permutation is drawn from numpy, as gluon's RandomSampler draws it, and copied to the
-    # device once per epoch; each batch slices it
-    order = np.arange(num_examples)
-    np.random.shuffle(order)
-    indices = nd.array(order, ctx=features.context, dtype='int64')
-    for i in range(0, num_examples, batch_size):
-        j = indices[i: i + batch_size]
-        yield features.take(j), labels.take(j)
 
 
 def linreg(X, w, b):
@@ -59,11 +46,6 @@ def sgd(params, lr, batch_size):
 
 
 # ---- Fashion-MNIST (3.5)
-
-def get_fashion_mnist_labels(labels):
-    """Return the text label of each integer label."""
-    return [TEXT_LABELS[int(i)] for i in labels]
-
 
 def load_data_fashion_mnist(batch_size, root=None, loader='fast', num_workers=0, ctx=None):
     """Return (train_iter, test_iter): X (batch, 1, 28, 28) float32 in [0, 1], y (batch,) int32.

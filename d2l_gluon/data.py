@@ -69,6 +69,7 @@ def get_fashion_mnist_labels(labels):
     """Return the text label of each integer label."""
     return [TEXT_LABELS[int(i)] for i in labels]
 
+
 def to_tensor(images):
     """Return uint8 images (N, 28, 28) as float32 (N, 1, 28, 28) in [0, 1], the values ToTensor gives."""
     return images[:, None].astype(np.float32) / np.float32(255)
