@@ -7,6 +7,7 @@ the results are, as the chapter commands and `all` show them.
 """
 from . import distributed
 from .chapters import chapter as find_chapter
+from .monitor import Watch
 from .progress import Progress, format_epoch
 from .runs import MODEL_FILES, Run
 
@@ -39,15 +40,14 @@ def train(name, config, contexts, kvstore, prepared, folder, resume=False, overw
              checkpoints=chapter.checkpoints, every=config.get('print_every') or 1,
              model=model, figures=figures) as run:
         on_epoch, restore = _printing(run, name, devices, progress or Progress())
-        result = chapter.fit(config, contexts[0], on_epoch=on_epoch, restore=restore, data=data,
-                             **({'devices': devices} if devices else {}))
-        for impl, (version, _) in result['trained'].items():
-            run.finished(impl, version)
-        for line in chapter.summary(config, result['metrics']):
+        result = chapter.fit(config, contexts[0], Watch(on_epoch, restore, devices), data)
+        for impl, trained in result.trained.items():
+            run.finished(impl, trained.version)
+        for line in chapter.summary(config, result.metrics):
             print(line)
         run.record(*figures)
         chapter.figures(config, result, folder)
-        run.finish(result['metrics'])
+        run.finish(result.metrics)
     print('results in %s' % folder)
 
 

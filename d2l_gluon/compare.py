@@ -4,9 +4,10 @@ Every chapter module offers the same pieces (load_data, setup, train
 and its compare record: tolerance and dtype); nothing here knows a chapter.
 """
 from . import seed
+from .chapters import train_versions
 from .data import ArrayLoader
 from .errors import DivergenceError
-from .monitor import train_versions
+from .monitor import Watch
 from .params import copy_to_gluon, gluon_as_scratch
 
 
@@ -66,7 +67,7 @@ def compare(chapter, config, ctx=None, perturb=0.0):
                 copy_to_gluon(params, version.net)
         return version
     try:
-        trained = train_versions(twins, chapter.train, config, data, ctx)
+        trained = train_versions(twins, chapter.train, config, data, ctx, Watch())
     except DivergenceError as e:
         # one version diverged where the other did not: they differ
         return {'diverged': {'impl': e.impl, 'epoch': e.epoch, 'batch': e.batch},
@@ -78,7 +79,8 @@ def compare(chapter, config, ctx=None, perturb=0.0):
 
 def _differences(scratch_run, gluon_run):
     """Return ([(epoch, {key: (scratch, gluon, relative difference)})], parameters' difference)."""
-    (scratch, scratch_history), (gluon, gluon_history) = scratch_run, gluon_run
+    scratch, scratch_history = scratch_run.version, scratch_run.history
+    gluon, gluon_history = gluon_run.version, gluon_run.history
     keys = [k for k in ('loss', 'train_acc', 'test_acc') if k in scratch_history[0]]
     # the loss differences are measured against the loss at the end of epoch 1 where the loss has
     # fallen below it: a regression's loss falls to the noise floor (5e-5 for linreg), where

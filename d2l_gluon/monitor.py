@@ -5,8 +5,8 @@ watches them from outside.  It wraps the training iterator (to time each
 epoch and to hold Ctrl-C until a batch boundary), and its ``on_epoch`` turns
 the loop's record into the tool's: the epoch number after a resumed run's
 earlier epochs, the moving average of the batch loss, the divergence check
-and the seconds taken.  ``train_versions`` trains every version a config
-names from the same random state, each watched by its own monitor.
+and the seconds taken.  A ``Watch`` trains every version of a chapter, each
+watched by its own monitor.
 """
 import contextlib
 import signal
@@ -169,32 +169,50 @@ def divergence_fix(config):
     return fix
 
 
-def train_versions(setup, train, config, data, ctx=None, *, on_epoch=None, restore=None,
-                   moving_every=None):
-    """Train every version config['impl'] names; return {impl: (version, history)}.
+class Watch:
+    """The tooling's loop over a chapter's versions, each trained under a Monitor.
 
-    Each version is set up by setup(impl, config, ctx) from the same random
-    state (seed + 1), so both start alike and see the same batches, and
-    trained by train(version, data, config, monitor), the chapter's loop.
-    on_epoch(impl, record, version) runs after every epoch; restore(impl,
-    version) may load saved parameters and return the epochs already done.
+    A chapter's fit hands it to chapters.train_versions, which then calls
+    versions(): the same draws (seed + 1 per version, scratch first), the
+    same setup and train, plus on_epoch(run, record, version) after every
+    epoch, restore(run, version) (saved parameters; returns the epochs
+    already done), Ctrl-C held to a batch boundary and the divergence check.
+    devices (distributed.Devices) trains the Gluon version on several
+    devices or processes, each on its shard of the training set.
     """
-    from . import seed
-    trained = {}
-    for impl in impls(config):
-        seed(config['seed'] + 1)
-        version = setup(impl, config, ctx)
-        history = restore(impl, version) if restore is not None else []
-        callback = None if on_epoch is None else (
-            lambda record, impl=impl, version=version: on_epoch(impl, record, version))
-        monitor = Monitor(history, callback, moving_every)
+
+    def __init__(self, on_epoch=None, restore=None, devices=None):
+        self.on_epoch, self.restore, self.devices = on_epoch, restore, devices
+
+    def versions(self, setup, train, config, data, ctx=None, run='{}'):
+        """Train every version config['impl'] names; return {run name: chapters.Trained}."""
+        from . import seed
+        from .chapters import Trained
+        if self.devices is not None:
+            data = data._replace(train_iter=self.devices.shard(data.train_iter))
+            setup, train = self.devices.wrap(setup), self.devices.train
+            # a worker's steps divide by its share of the configured batch of all workers together
+            config = dict(config, batch_size=config['batch_size'] // self.devices.num_workers)
+        trained = {}
+        for impl in impls(config):
+            seed(config['seed'] + 1)
+            version = setup(impl, config, ctx)
+            name = run.format(impl)
+            trained[name] = Trained(version, self._train(name, version, train, config, data))
+        return trained
+
+    def _train(self, name, version, train, config, data):
+        """Return the epoch records of one version trained by train under a Monitor."""
+        history = self.restore(name, version) if self.restore is not None else []
+        callback = None if self.on_epoch is None else (
+            lambda record: self.on_epoch(name, record, version))
+        monitor = Monitor(history, callback, config.get('print_batches') or None)
         left = dict(config, num_epochs=config['num_epochs'] - len(history))
         try:
             with _Interrupt.deferred():
                 train(version, data._replace(train_iter=monitor.batches(data.train_iter)), left,
                       monitor)
         except DivergenceError as e:
-            e.impl, e.fix = impl, divergence_fix(config)
+            e.impl, e.fix = name, divergence_fix(config)
             raise
-        trained[impl] = (version, monitor.history)
-    return trained
+        return monitor.history

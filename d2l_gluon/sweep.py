@@ -19,6 +19,7 @@ from .chapters import chapter as find_chapter
 from .config import impls, make_config
 from .errors import D2LError, DivergenceError
 from .files import claim, own_files, prepare_out_dir, write_json
+from .monitor import Watch
 from .runs import FolderLock, refuse_other_runs
 
 SWEEP_FILES = ('summary.json', 'sweep.png')
@@ -75,7 +76,7 @@ def run_one(chapter_name, config):
         runs.setdefault(impl, []).append(epoch_record)
     for impl in impls(config):
         try:
-            chapter.fit(dict(config, impl=impl), on_epoch=record)
+            chapter.fit(dict(config, impl=impl), watch=Watch(record))
         except DivergenceError as e:
             # e.impl names the run: the version, or '<case> <version>' in a chapter of several cases
             diverged[e.impl or impl] = {'epoch': e.epoch, 'batch': e.batch}

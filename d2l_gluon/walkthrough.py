@@ -8,11 +8,12 @@ import inspect
 import os
 import sys
 
+from .chapters import Fit
 from .data import ArrayLoader
 from .errors import D2LError
 from .files import default_out_dir, prepare_out_dir
+from .monitor import Watch
 from .progress import format_epoch
-
 
 # the figures each walk-through writes into its folder
 FIGURES = {
@@ -73,13 +74,19 @@ def show_figure(path):
         display(Image(filename=path))
 
 
+def watching(on_epoch=None):
+    """Return a watch for a chapter's fit(): the tool's loop, which checks every epoch for
+    divergence and calls on_epoch(impl, record, version) after it (print_epoch, say)."""
+    return Watch(on_epoch)
+
+
 def print_epoch(impl, record, version):
-    """Print the book's epoch line of a version (fit()'s on_epoch)."""
+    """Print the book's epoch line of a version (an on_epoch for watching)."""
     print('%-7s %s' % (impl, format_epoch(record)))
 
 
 def print_every(every, num_epochs):
-    """Return a fit() on_epoch that prints epoch 1, every every-th epoch and the last, as the CLI does."""
+    """Return an on_epoch for watching that prints epoch 1, every every-th epoch and the last, as the CLI does."""
     def on_epoch(impl, record, version):
         epoch = record['epoch']
         if epoch == 1 or epoch % every == 0 or epoch == num_epochs:
@@ -89,9 +96,8 @@ def print_every(every, num_epochs):
 
 def merge(first, second):
     """Return one fit() result of two fit() results, each of one version (scratch, then Gluon)."""
-    metrics = dict(first['metrics'], runs=dict(first['metrics']['runs'], **second['metrics']['runs']))
-    return {'metrics': metrics, 'data': second['data'],
-            'trained': dict(first['trained'], **second['trained'])}
+    metrics = dict(first.metrics, runs=dict(first.metrics['runs'], **second.metrics['runs']))
+    return Fit(metrics, dict(first.trained, **second.trained), second.data)
 
 
 def fashion_mnist(chapter, config, quick):

@@ -10,12 +10,13 @@
 import os
 
 import numpy as np
+
 import d2l_gluon
 from d2l_gluon import d2l, plot
 from d2l_gluon.chapters import linear_regression
 from d2l_gluon.config import make_config
-from d2l_gluon.walkthrough import merge, print_epoch, show_figure, show_source, walkthrough_args
-
+from d2l_gluon.walkthrough import (merge, print_epoch, show_figure, show_source, walkthrough_args,
+                                   watching)
 
 QUICK, OUT = walkthrough_args('linear_regression')
 print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
@@ -73,8 +74,8 @@ print('w', w.asnumpy().ravel(), 'b', b.asnumpy())
 # %%
 show_source(linear_regression.scratch_setup, linear_regression.train, d2l.train_epoch_ch3,
             linear_regression.evaluate)
-scratch = linear_regression.fit(dict(config, impl='scratch'), on_epoch=print_epoch)
-w, b = linear_regression.fitted_params(scratch['trained']['scratch'][0])
+scratch = linear_regression.fit(dict(config, impl='scratch'), watch=watching(print_epoch))
+w, b = linear_regression.fitted_params(scratch.trained['scratch'].version)
 print('error in estimating w', np.array(config['true_w']) - w.ravel())
 print('error in estimating b', config['true_b'] - b)
 
@@ -86,14 +87,14 @@ print('error in estimating b', config['true_b'] - b)
 
 # %%
 show_source(linear_regression.gluon_net, linear_regression.gluon_setup)
-concise = linear_regression.fit(dict(config, impl='gluon'), on_epoch=print_epoch)
-dense = concise['trained']['gluon'][0].net[0]
+concise = linear_regression.fit(dict(config, impl='gluon'), watch=watching(print_epoch))
+dense = concise.trained['gluon'].version.net[0]
 print('true w', config['true_w'], 'learned', dense.weight.data().asnumpy().ravel())
 print('true b', config['true_b'], 'learned', dense.bias.data().asnumpy())
 both = merge(scratch, concise)
-print('\n'.join(linear_regression.summary(config, both['metrics'])))
+print('\n'.join(linear_regression.summary(config, both.metrics)))
 path = os.path.join(OUT, 'loss.png')
-plot.run_curves(both['metrics']['runs'], path, [('loss on the training set', ('loss',))])
+plot.run_curves(both.metrics['runs'], path, [('loss on the training set', ('loss',))])
 show_figure(path)
 
 # %% [markdown]
@@ -105,8 +106,8 @@ note_000 = make_config(linear_regression.OPTIONS, impl='scratch',
                        **dict(linear_regression.PRESETS['note-000'],
                               **({'num_epochs': 1} if QUICK else {})))
 print('note-000:', linear_regression.PRESETS['note-000'], '- epochs run:', note_000['num_epochs'])
-result = linear_regression.fit(note_000, on_epoch=print_epoch)
-print('\n'.join(linear_regression.summary(note_000, result['metrics'])))
+result = linear_regression.fit(note_000, watch=watching(print_epoch))
+print('\n'.join(linear_regression.summary(note_000, result.metrics)))
 
 # %% [markdown]
 # ## Note 004: straight-dope's loop (book 3.2 as first published)
@@ -127,8 +128,8 @@ def print_moving(impl, record, version):
         print('Epoch %d, batch %d. Average loss: %f' % (record['epoch'], batch, moving_loss))
 
 
-result = linear_regression.fit(dope, on_epoch=print_moving)
-print('\n'.join(linear_regression.summary(dope, result['metrics'])))
+result = linear_regression.fit(dope, watch=watching(print_moving))
+print('\n'.join(linear_regression.summary(dope, result.metrics)))
 print('the note printed: w [1.9995, -3.3997], b 4.1995')
 
 # %% [markdown]
@@ -153,8 +154,8 @@ print("note 002's data (w = [-1, 1], b = 2, noise 0.1): normal equation w", w.ra
 # 3 epochs, as in the note: three small steps leave the parameters far from the truth.
 
 # %%
-result = linear_regression.fit(note_002, data=data_002, on_epoch=print_epoch)
-w, b = linear_regression.fitted_params(result['trained']['scratch'][0])
+result = linear_regression.fit(note_002, data=data_002, watch=watching(print_epoch))
+w, b = linear_regression.fitted_params(result.trained['scratch'].version)
 print('error in w', np.array(note_002['true_w']) - w.ravel(), 'error in b', note_002['true_b'] - b)
 
 # %% [markdown]
@@ -169,8 +170,8 @@ tries = {}
 for lr in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0):
     label = 'lr %g' % lr + ('' if lr <= 1 else ' (beyond the note)')
     try:
-        history = linear_regression.fit(dict(note_002, lr=lr, num_epochs=20), data=data_002)[
-            'metrics']['runs']['scratch']['epochs']
+        history = linear_regression.fit(dict(note_002, lr=lr, num_epochs=20), data=data_002,
+                                         watch=watching()).metrics['runs']['scratch']['epochs']
         diverged = None
         print('%-26s loss after 20 epochs %.6f' % (label, history[-1]['loss']))
     except d2l_gluon.DivergenceError as e:

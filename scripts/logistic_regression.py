@@ -16,8 +16,7 @@ from mxnet import nd
 from d2l_gluon import plot
 from d2l_gluon.chapters import logistic_regression, mlp
 from d2l_gluon.config import make_config
-from d2l_gluon.walkthrough import print_every, show_figure, show_source, walkthrough_args
-
+from d2l_gluon.walkthrough import print_every, show_figure, show_source, walkthrough_args, watching
 
 QUICK, OUT = walkthrough_args('logistic_regression')
 print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
@@ -76,8 +75,8 @@ print({name: config[name] for name in ('num_epochs', 'lr', 'batch_size', 'loss')
 
 
 result = logistic_regression.fit(
-    config, on_epoch=print_every(config['print_every'], config['num_epochs']))
-print('\n'.join(logistic_regression.summary(config, result['metrics'])))
+    config, watch=watching(print_every(config['print_every'], config['num_epochs'])))
+print('\n'.join(logistic_regression.summary(config, result.metrics)))
 
 # %% [markdown]
 # ## Prediction: 4 hours
@@ -86,8 +85,8 @@ print('\n'.join(logistic_regression.summary(config, result['metrics'])))
 # %%
 show_source(logistic_regression.probability)
 x_test = nd.array([[logistic_regression.PASS_HOURS]])
-for impl, (version, _) in result['trained'].items():
-    p_pass = logistic_regression.probability(version, x_test)[0]
+for impl, run in result.trained.items():
+    p_pass = logistic_regression.probability(run.version, x_test)[0]
     print('%s: P(pass | %g hours) = %.4f' % (impl, logistic_regression.PASS_HOURS, p_pass))
 
 # %% [markdown]
@@ -98,17 +97,17 @@ for impl, (version, _) in result['trained'].items():
 # %%
 hours = np.linspace(0, 10, 201, dtype=np.float32)
 grid = nd.array(hours.reshape(-1, 1))
-curves = {impl: logistic_regression.probability(version, grid)
-          for impl, (version, _) in result['trained'].items()}
+curves = {impl: logistic_regression.probability(run.version, grid)
+          for impl, run in result.trained.items()}
 for h in (0, 2, 4, 6, 8, 10):
     i = int(np.argmin(np.abs(hours - h)))
     print('%4.1f hours: ' % hours[i] + ', '.join('%s P = %.4f' % (impl, p[i])
                                                   for impl, p in curves.items()))
-for impl, run in result['metrics']['runs'].items():
+for impl, run in result.metrics['runs'].items():
     print('%s: P = 0.5 at %.4f hours' % (impl, run['boundary']))
 path = os.path.join(OUT, 'probability.png')
 plot.probability_curves(hours, curves, (x_data.asnumpy().ravel(), y_data.asnumpy().ravel()), path)
 show_figure(path)
 path = os.path.join(OUT, 'loss.png')
-plot.run_curves(result['metrics']['runs'], path, [('loss on the training set', ('loss',))])
+plot.run_curves(result.metrics['runs'], path, [('loss on the training set', ('loss',))])
 show_figure(path)

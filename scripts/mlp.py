@@ -16,8 +16,7 @@ from d2l_gluon import d2l, plot
 from d2l_gluon.chapters import mlp, softmax_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
-                                   walkthrough_args)
-
+                                   walkthrough_args, watching)
 
 QUICK, OUT = walkthrough_args('mlp')
 print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
@@ -74,8 +73,8 @@ print('untrained net: test accuracy %.4f' % d2l.evaluate_accuracy(data.test_iter
 
 # %%
 show_source(mlp.scratch_setup, softmax_regression.train)
-scratch = mlp.fit(dict(config, impl='scratch'), data=data, on_epoch=print_epoch)
-net = scratch['trained']['scratch'][0].net
+scratch = mlp.fit(dict(config, impl='scratch'), data=data, watch=watching(print_epoch))
+net = scratch.trained['scratch'].version.net
 X, y = data.test_iter.features[:10], data.test_iter.labels[:10].asnumpy()
 predicted = mlp.predict(net, X).argmax(axis=1)
 for true, guess in zip(d2l.get_fashion_mnist_labels(y),
@@ -89,9 +88,9 @@ for true, guess in zip(d2l.get_fashion_mnist_labels(y),
 
 # %%
 show_source(mlp.gluon_net, mlp.gluon_setup)
-concise = mlp.fit(dict(config, impl='gluon'), data=data, on_epoch=print_epoch)
+concise = mlp.fit(dict(config, impl='gluon'), data=data, watch=watching(print_epoch))
 both = merge(scratch, concise)
-print('\n'.join(mlp.summary(config, both['metrics'])))
+print('\n'.join(mlp.summary(config, both.metrics)))
 
 # %% [markdown]
 # ## Figures

@@ -16,8 +16,7 @@ from d2l_gluon import d2l
 from d2l_gluon.chapters import softmax_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
-                                   walkthrough_args)
-
+                                   walkthrough_args, watching)
 
 QUICK, OUT = walkthrough_args('softmax_regression')
 print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
@@ -95,14 +94,14 @@ print('untrained net: test accuracy %.4f' % d2l.evaluate_accuracy(data.test_iter
 # %%
 show_source(softmax_regression.scratch_setup, softmax_regression.train, d2l.train_ch3,
             d2l.train_epoch_ch3)
-scratch = softmax_regression.fit(dict(config, impl='scratch'), data=data, on_epoch=print_epoch)
+scratch = softmax_regression.fit(dict(config, impl='scratch'), data=data, watch=watching(print_epoch))
 
 # %% [markdown]
 # ## 3.6.7 Prediction
 # The first ten test images: true label, then predicted label.
 
 # %%
-net = scratch['trained']['scratch'][0].net
+net = scratch.trained['scratch'].version.net
 X, y = data.test_iter.features[:10], data.test_iter.labels[:10].asnumpy()
 predicted = softmax_regression.predict(net, X).argmax(axis=1)
 for true, guess in zip(d2l.get_fashion_mnist_labels(y),
@@ -118,9 +117,9 @@ for true, guess in zip(d2l.get_fashion_mnist_labels(y),
 # %%
 show_source(softmax_regression.gluon_net, softmax_regression.gluon_loss,
             softmax_regression.gluon_classifier)
-concise = softmax_regression.fit(dict(config, impl='gluon'), data=data, on_epoch=print_epoch)
+concise = softmax_regression.fit(dict(config, impl='gluon'), data=data, watch=watching(print_epoch))
 both = merge(scratch, concise)
-print('\n'.join(softmax_regression.summary(config, both['metrics'])))
+print('\n'.join(softmax_regression.summary(config, both.metrics)))
 
 # %% [markdown]
 # ## Figures

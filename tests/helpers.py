@@ -134,7 +134,7 @@ def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0, step_batch=2
     config = make_config(module.options, impl=impl, lr=lr, num_epochs=num_epochs, seed=seed_value,
                          step_divisor='batch-size' if step_batch == 256 else 'actual')
     assert step_batch in (256, None) and config['batch_size'] == 256
-    return module.fit(config)['trained'][impl][1]
+    return module.fit(config).trained[impl].history
 
 
 def start_cli(*args, stdout=None, stderr=None):

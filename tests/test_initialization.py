@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from mxnet import init
 
+from d2l_gluon.chapters import Trained
 from d2l_gluon.chapters import initialization as chapter
 from d2l_gluon.config import make_config
 
@@ -130,9 +131,9 @@ def test_versions_draw_their_own_weights_so_their_norms_differ_but_stay_of_one_o
 def test_fit_returns_per_version_norms_without_epochs_and_a_summary_table():
     config = random_config(num_layers=3, num_hiddens=32, num_matrices=10)
     result = chapter.fit(config)
-    metrics = result['metrics']
+    metrics = result.metrics
     assert set(metrics['runs']) == set(IMPLS)
-    assert result['trained'] == {impl: (None, []) for impl in IMPLS}
+    assert result.trained == {impl: Trained(None, []) for impl in IMPLS}
     for run in metrics['runs'].values():
         assert run['epochs'] == []
         assert list(run['grad_norms']) == list(chapter.INITS)

@@ -102,7 +102,7 @@ def test_three_epochs_from_same_start_and_batches_agree(data):
 
 def test_fit_matches_truth_and_closed_form():
     result = fit(make_config(OPTIONS))
-    metrics, data = result['metrics'], result['data']
+    metrics, data = result.metrics, result.data
     w_cf, b_cf = closed_form(data.features, data.labels)
     truth = np.array(TRUE_W + [TRUE_B])
     closed = np.concatenate([w_cf.ravel(), b_cf])
@@ -117,7 +117,7 @@ def test_fit_matches_truth_and_closed_form():
 
 
 def test_fit_is_reproducible_for_a_seed_and_changes_with_it():
-    losses = [fit(make_config(OPTIONS, seed=s, impl='scratch'))['metrics']['runs']['scratch']
+    losses = [fit(make_config(OPTIONS, seed=s, impl='scratch')).metrics['runs']['scratch']
               ['epochs'][-1]['loss'] for s in (3, 3, 4)]
     assert losses[0] == losses[1] != losses[2]
 
@@ -141,7 +141,7 @@ def test_full_batch_gradient_descent_takes_one_step_per_epoch():
     config = make_config(OPTIONS, full_batch=True, num_epochs=2, impl='scratch')
     data = linear_regression.load_data(config)
     assert [X.shape[0] for X, _ in data.train_iter] == [1000]
-    losses = [e['loss'] for e in fit(config, data=data)['metrics']['runs']['scratch']['epochs']]
+    losses = [e['loss'] for e in fit(config, data=data).metrics['runs']['scratch']['epochs']]
     assert losses[1] < losses[0] and losses[1] > 1.0  # GD with lr 0.03 moves slowly
 
 

@@ -244,7 +244,7 @@ def test_hours_defaults_put_the_boundary_between_2_and_3():
 
 
 def test_fit_on_hours_reports_the_lectures_probability_and_boundary():
-    metrics = fit(make_config(OPTIONS))['metrics']
+    metrics = fit(make_config(OPTIONS)).metrics
     assert not metrics['reference']['converged']
     for impl, run in metrics['runs'].items():
         w, b = run['params']['w'][0], run['params']['b'][0]
@@ -289,7 +289,7 @@ def test_newton_solution_has_zero_log_likelihood_gradient(blobs):
 
 def test_sgd_ends_near_newton_with_its_test_accuracy():
     result = fit(make_config(OPTIONS, data='blobs'))
-    metrics, data = result['metrics'], result['data']
+    metrics, data = result.metrics, result.data
     assert DEFAULTS['blobs']['loss'] == 'mean'
     w, b, _, converged = newton(data.features, data.labels)
     assert converged and metrics['reference']['converged']

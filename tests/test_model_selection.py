@@ -69,7 +69,7 @@ def test_the_normal_fit_reaches_least_squares_and_the_truth():
     # SGD with lr 0.01 moves slowly along x, which is correlated with x³ (0.77); the book's 100
     # epochs leave the x coefficient 0.04-0.12 from least squares, 300 epochs reach it
     config = make_config(OPTIONS, case='normal', impl='scratch', num_epochs=300)
-    metrics = fit(config)['metrics']
+    metrics = fit(config).metrics
     fitted = coefficients(metrics['runs']['normal scratch'])
     reference = coefficients(metrics['reference']['normal'])
     assert np.abs(fitted - reference).max() < 0.005
@@ -77,7 +77,7 @@ def test_the_normal_fit_reaches_least_squares_and_the_truth():
 
 
 def test_underfitting_and_overfitting_show_in_the_losses():
-    metrics = fit(make_config(OPTIONS, impl='scratch', num_epochs=20))['metrics']
+    metrics = fit(make_config(OPTIONS, impl='scratch', num_epochs=20)).metrics
     last = {name.split(' ')[0]: run['epochs'][-1] for name, run in metrics['runs'].items()}
     assert list(metrics['runs']) == ['normal scratch', 'underfit scratch', 'overfit scratch']
     # the linear model cannot follow the cubic: both of its losses stay high

@@ -11,7 +11,7 @@ from d2l_gluon import D2LError, DivergenceError, d2l
 from d2l_gluon.chapters import Step, Version, linear_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader
-from d2l_gluon.monitor import REFERENCE_EXAMPLES, Monitor, train_versions
+from d2l_gluon.monitor import REFERENCE_EXAMPLES, Monitor, Watch
 
 from .helpers import one_line, run_cli
 
@@ -41,7 +41,7 @@ def spoiled_loss(epoch, batch, num_batches, spoil):
 
 
 def tiny_setup(loss, step=lambda n: None):
-    """Return setup(impl, config, ctx) for train_versions: linreg on fixed w, b, the given loss and step."""
+    """Return setup(impl, config, ctx) for a Watch: linreg on fixed w, b, the given loss and step."""
     def setup(impl, config, ctx=None):
         params = [nd.array([[0.1], [-0.2]]), nd.zeros(1)]
         for p in params:
@@ -56,7 +56,7 @@ def train_tiny(setup, batches, num_epochs, on_epoch=None):
     config = {'impl': 'scratch', 'seed': 0, 'num_epochs': num_epochs, 'batch_size': 3,
               'step_divisor': 'batch-size'}
     data = linear_regression.Data(batches, X, Y)
-    return train_versions(setup, linear_regression.train, config, data, on_epoch=on_epoch)['scratch'][1]
+    return Watch(on_epoch).versions(setup, linear_regression.train, config, data)['scratch'].history
 
 
 # ---- divergence
@@ -162,7 +162,7 @@ def test_a_resumed_history_continues_epoch_numbers_moving_loss_and_reference():
     assert (caught.value.epoch, caught.value.batch) == (2, 2)
 
 
-def test_train_versions_times_every_epoch_and_calls_on_epoch_with_each_record():
+def test_a_watch_times_every_epoch_and_calls_on_epoch_with_each_record():
     seen = []
     history = train_tiny(tiny_setup(linear_regression.squared_loss), constant_batches(), 2,
                          on_epoch=lambda impl, record, version: seen.append((impl, record)))
@@ -208,7 +208,7 @@ def test_ctrl_c_during_a_batch_stops_training_at_the_next_batch_boundary():
     config = make_config(linear_regression.OPTIONS, impl='scratch', lr=0.1)
     data = linear_regression.Data(ArrayLoader(features, labels, 10), features, labels)
     with pytest.raises(KeyboardInterrupt):
-        train_versions(setup, linear_regression.train, config, data)
+        Watch().versions(setup, linear_regression.train, config, data)
     assert len(steps) == 3, 'the interrupted batch finishes its step, no later batch starts'
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 

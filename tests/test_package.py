@@ -58,13 +58,13 @@ CHAPTERS_MAY_IMPORT = [
     'd2l_gluon.seed',  # the package's seed(), not the package: d2l_gluon.runs is not under it
     'd2l_gluon.d2l', 'd2l_gluon.data', 'd2l_gluon.fashion_mnist', 'd2l_gluon.errors',
     'd2l_gluon.config', 'd2l_gluon.params', 'd2l_gluon.plot',
-    'd2l_gluon.monitor.train_versions',  # fit() trains its versions through the tooling's monitor
     'd2l_gluon.chapters',  # the Version record and the other chapters
 ]
 # the tooling, which wraps the book layer from outside and is never imported by it
 TOOLING = ['d2l_gluon.' + name for name in ('runs', 'checkpoints', 'progress', 'distributed', 'cli',
-                                            'sweep', 'report', 'launch', 'worker', 'compare', 'files',
-                                            'images', 'command', 'course', 'arguments', 'predict')]
+                                            'monitor', 'sweep', 'report', 'launch', 'worker', 'compare',
+                                            'files', 'images', 'command', 'course', 'arguments',
+                                            'predict')]
 
 
 def imported_names(source, package):

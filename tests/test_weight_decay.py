@@ -94,7 +94,7 @@ def test_ridge_solves_its_normal_equation_and_leaves_b_unpenalised():
 def test_long_full_batch_training_converges_to_ridge():
     # batch 20 = n_train: each step is gradient descent on mean squared loss + λ/2 ||w||²
     config = make_config(OPTIONS, lambd=[3.0], batch_size=20, lr=0.05, num_epochs=1000)
-    metrics = fit(config)['metrics']
+    metrics = fit(config).metrics
     reference = metrics['reference']['lambda=3']
     expected = np.array(reference['w'] + reference['b'])
     for impl in ('scratch', 'gluon'):
@@ -103,7 +103,7 @@ def test_long_full_batch_training_converges_to_ridge():
 
 
 def test_weight_decay_trades_training_loss_for_test_loss_as_in_the_book():
-    metrics = fit(make_config(OPTIONS, impl='scratch'))['metrics']
+    metrics = fit(make_config(OPTIONS, impl='scratch')).metrics
     free, decayed = (metrics['runs']['lambda=%d scratch' % v]['epochs'][-1] for v in (0, 3))
     assert free['loss'] < 1e-4 and free['test_loss'] > 10  # 20 examples, 201 parameters: memorised
     assert decayed['test_loss'] < free['test_loss'] / 100

@@ -11,6 +11,7 @@ import importlib
 from typing import Any, Callable, Optional
 
 from .. import d2l
+from ..config import impls
 
 # command -> module, in the book's order
 MODULES = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp': 'mlp',
@@ -37,8 +38,8 @@ class Chapter:
 
     name is the command; options the book's defaults (config.Option each);
     load_data(config, ctx), setup(impl, config, ctx), train(version, data,
-    config, monitor), fit(config, ctx, on_epoch, restore, data[, devices])
-    and summary(config, metrics) are the chapter's own functions;
+    config, monitor), fit(config, ctx, watch, data) and summary(config,
+    metrics) are the chapter's own functions;
     figures(config, result, folder) saves its PNGs, the files that
     figure_names(config) names before training (a run records them).
     compare is None for a chapter that trains nothing; checkpoints says
@@ -103,3 +104,39 @@ class Step:
 
     def __init__(self, step):
         self.step = step
+
+
+@dataclasses.dataclass
+class Trained:
+    """A trained version and its epoch records (one dict per epoch, as metrics.json holds them)."""
+    version: Optional[Version]
+    history: list
+
+
+@dataclasses.dataclass
+class Fit:
+    """What a chapter's fit returns: metrics (as metrics.json holds them), the trained versions by
+    run name, and the data they trained on."""
+    metrics: dict
+    trained: dict
+    data: Any
+
+
+def train_versions(setup, train, config, data, ctx=None, watch=None, run='{}'):
+    """Train every version config['impl'] names; return {run name: Trained}.
+
+    Each version is set up by setup(impl, config, ctx) from the same random
+    state (seed + 1), so both start alike, and trained by train(version,
+    data, config) on the same batches.  run.format(impl) names the run.
+    The tooling passes a watch: watch.versions(...) trains the versions in
+    its own loop (epoch lines, Ctrl-C, resume, several devices).
+    """
+    if watch is not None:
+        return watch.versions(setup, train, config, data, ctx, run)
+    from .. import seed
+    trained = {}
+    for impl in impls(config):
+        seed(config['seed'] + 1)
+        version = setup(impl, config, ctx)
+        trained[run.format(impl)] = Trained(version, train(version, data, config))
+    return trained

@@ -133,9 +133,9 @@ def setup(impl, config, ctx=None, **options):
 
 # ---- training: softmax regression's, with this model
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
-    """Train the versions config asks for; return {'metrics', 'trained', 'data'}."""
-    return softmax_regression.fit_classifier(setup, config, ctx, on_epoch, restore, data)
+def fit(config, ctx=None, watch=None, data=None):
+    """Train the versions config asks for; return a Fit (watch: chapters.train_versions)."""
+    return softmax_regression.fit_classifier(setup, config, ctx, watch, data)
 
 
 summary = softmax_regression.summary

@@ -15,7 +15,7 @@ from mxnet.gluon import nn
 from .. import plot
 from ..config import Option, impls
 from ..params import copy_to_gluon, dense_layers
-from . import Chapter, softmax_regression
+from . import Chapter, Fit, Trained, softmax_regression
 from .mlp import ACTIVATIONS, value_and_gradient
 from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy
 
@@ -218,10 +218,10 @@ def measure(impl, config, data, ctx=None):
     return run
 
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
-    """Measure the versions config asks for; return {'metrics', 'trained', 'data'}.
+def fit(config, ctx=None, watch=None, data=None):
+    """Measure the versions config asks for; return a Fit.
 
-    Nothing trains: 'epochs' stay empty, on_epoch and restore are never called.
+    Nothing trains: 'epochs' stay empty and watch is not used.
     """
     from .. import seed
     data = data or load_data(config, ctx)
@@ -229,7 +229,7 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     layer_sizes = sizes(config)
     for impl in impls(config):
         seed(config['seed'] + 1)  # each version draws from the same random state
-        runs[impl], trained[impl] = measure(impl, config, data, ctx), (None, [])
+        runs[impl], trained[impl] = measure(impl, config, data, ctx), Trained(None, [])
     seed(config['seed'] + 2)
     product_norms, M, matrices = random_product(config['num_matrices'], ctx)
     exact = matrices[0].asnumpy().astype(np.float64)
@@ -249,7 +249,7 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
             metrics['parity'][dtype] = {name: parity(config, data, name, dtype, ctx)['max']
                                         for name in INITS}
             metrics['reference']['parity_%s' % dtype] = max(metrics['parity'][dtype].values())
-    return {'metrics': metrics, 'trained': trained, 'data': data}
+    return Fit(metrics, trained, data)
 
 
 def summary(config, metrics):
@@ -285,7 +285,7 @@ def summary(config, metrics):
 
 def figures(config, result, folder):
     """Save initialization.png: sigmoid and σ', ||dl/dW|| per layer and init, the product's norm."""
-    metrics = result['metrics']
+    metrics = result.metrics
     plot.initialization(metrics['runs'], metrics['product']['norms'],
                         'gradient per layer at initialisation (%s, %d x %d)'
                         % (config['activation'], config['num_layers'], config['num_hiddens']),

@@ -15,9 +15,8 @@ from .. import d2l, plot
 from ..config import Option, step_batch
 from ..data import ArrayLoader
 from ..errors import D2LError
-from ..monitor import train_versions
 from ..params import gluon_as_scratch
-from . import Chapter, Compare, Version
+from . import Chapter, Compare, Fit, Version, train_versions
 
 OPTIONS = {
     'num_epochs': Option(3, 'count', 'passes over the training set'),
@@ -162,8 +161,8 @@ def fitted_params(version):
     return tuple(p.asnumpy() for p in params)
 
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
-    """Train the versions config asks for; return {'metrics', 'trained', 'data'}.
+def fit(config, ctx=None, watch=None, data=None):
+    """Train the versions config asks for; return a Fit (watch: chapters.train_versions).
 
     metrics holds each run's epochs and fitted params, the least-squares
     reference and the largest |scratch - gluon| difference.  data is
@@ -171,20 +170,18 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     """
     config = complete(config)
     data = data or load_data(config, ctx)
-    trained = train_versions(setup, train, config, data, ctx, on_epoch=on_epoch, restore=restore,
-                             moving_every=config['print_batches'] or None)
-    return {'metrics': regression_metrics(trained, closed_form(data.features, data.labels),
-                                          'least squares (lstsq)'),
-            'trained': trained, 'data': data}
+    trained = train_versions(setup, train, config, data, ctx, watch)
+    return Fit(regression_metrics(trained, closed_form(data.features, data.labels),
+                                  'least squares (lstsq)'), trained, data)
 
 
 def regression_metrics(trained, reference, method):
     """Return metrics of trained linear models: runs, the reference fit and max_abs_diff."""
     runs, fitted = {}, {}
-    for impl, (version, history) in trained.items():
-        w, b = fitted_params(version)
+    for impl, run in trained.items():
+        w, b = fitted_params(run.version)
         fitted[impl] = np.concatenate([w.ravel(), b.ravel()]).astype(np.float64)
-        runs[impl] = {'epochs': history, 'params': {'w': w.ravel().tolist(), 'b': b.ravel().tolist()}}
+        runs[impl] = {'epochs': run.history, 'params': {'w': w.ravel().tolist(), 'b': b.ravel().tolist()}}
     w, b = reference[:2]
     metrics = {'runs': runs, 'reference': {'method': method, 'w': w.ravel().tolist(),
                                            'b': b.ravel().tolist()}}
@@ -231,11 +228,11 @@ def closed_form(features, labels):
 
 def figures(config, result, folder):
     """Save data.png (the last feature against the label) and loss.png."""
-    data = result['data']
+    data = result.data
     X, y = data.features.asnumpy(), data.labels.asnumpy()
     plot.scatter(X[:, -1], y, os.path.join(folder, 'data.png'), 'feature %d' % (X.shape[1] - 1),
                  'label', 'synthetic data')
-    plot.run_curves(result['metrics']['runs'], os.path.join(folder, 'loss.png'),
+    plot.run_curves(result.metrics['runs'], os.path.join(folder, 'loss.png'),
                     [('loss on the training set', ('loss',))])
 
 

@@ -16,10 +16,10 @@ from .. import plot
 from ..config import Option
 from ..data import ArrayLoader, check_size, shuffled_indices
 from ..errors import D2LError
-from ..monitor import train_versions
-from . import Chapter, Compare, Step, linear_regression
-from .linear_regression import format_table, regression_metrics
+from . import Chapter, Compare, Fit, Step, linear_regression, train_versions
+from .linear_regression import format_table
 from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
+from .linear_regression import regression_metrics
 # the stable sigmoid is the MLP chapter's activation
 from .mlp import sigmoid, sign_and_exp_neg_abs
 
@@ -174,11 +174,11 @@ def setup(impl, config, ctx=None):
 
 # ---- training
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
-    """Train the versions config asks for; return {'metrics', 'trained', 'data'} with Newton's reference."""
+def fit(config, ctx=None, watch=None, data=None):
+    """Train the versions config asks for; return a Fit whose metrics hold Newton's reference."""
     config = complete(config)
     data = data or load_data(config, ctx)
-    trained = train_versions(setup, train, config, data, ctx, on_epoch=on_epoch, restore=restore)
+    trained = train_versions(setup, train, config, data, ctx, watch)
     w, b, iterations, converged = newton(data.features, data.labels)
     metrics = regression_metrics(trained, (w, b), "Newton's method (IRLS), float64")
     metrics['reference'].update(iterations=iterations, converged=converged)
@@ -189,14 +189,14 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
             run['max_abs_diff_newton'] = float(np.abs(fitted - reference).max())
         if config['data'] == 'hours':
             hours = nd.array([[PASS_HOURS]], ctx=data.features.context)
-            run['p_pass_%g_hours' % PASS_HOURS] = float(probability(trained[impl][0], hours)[0])
+            run['p_pass_%g_hours' % PASS_HOURS] = float(probability(trained[impl].version, hours)[0])
             run['boundary'] = float(-fitted[1] / fitted[0])
     if converged:
         for key, (X, y) in (('train_acc', (data.features, data.labels)), ('test_acc', data.test_set)):
             if X is not None:
                 z = X.asnumpy().astype(np.float64) @ w + b
                 metrics['reference'][key] = float(((z.ravel() > 0) == (y.asnumpy().ravel() > 0.5)).mean())
-    return {'metrics': metrics, 'trained': trained, 'data': data}
+    return Fit(metrics, trained, data)
 
 
 def probability(version, X):
@@ -270,7 +270,7 @@ def sigmoid_np(z):
 
 def figures(config, result, folder):
     """Save loss.png and probability.png (hours) or boundaries.png (blobs)."""
-    data, runs = result['data'], result['metrics']['runs']
+    data, runs = result.data, result.metrics['runs']
     X, y = data.features.asnumpy(), data.labels.asnumpy().ravel()
     accuracy_keys = ('train_acc',) if data.test_set is None else ('train_acc', 'test_acc')
     plot.run_curves(runs, os.path.join(folder, 'loss.png'),
@@ -278,12 +278,12 @@ def figures(config, result, folder):
     if data.test_set is None:
         hours = np.linspace(0, 10, 201, dtype=np.float32)
         grid = nd.array(hours.reshape(-1, 1), ctx=data.features.context)
-        plot.probability_curves(hours, {impl: probability(version, grid)
-                                        for impl, (version, _) in result['trained'].items()},
+        plot.probability_curves(hours, {impl: probability(run.version, grid)
+                                        for impl, run in result.trained.items()},
                                 (X.ravel(), y), os.path.join(folder, 'probability.png'))
         return
     boundaries = {impl: (run['params']['w'], run['params']['b'][0]) for impl, run in runs.items()}
-    reference = result['metrics']['reference']
+    reference = result.metrics['reference']
     if reference['converged']:
         boundaries['newton'] = (reference['w'], reference['b'][0])
     plot.decision_boundaries(X, y, boundaries, os.path.join(folder, 'boundaries.png'))

@@ -137,9 +137,9 @@ def setup(impl, config, ctx=None, **options):
 
 # ---- training: softmax regression's, with this model
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
-    """Train the versions config asks for; return {'metrics', 'trained', 'data'}."""
-    return fit_classifier(setup, config, ctx, on_epoch, restore, data, devices)
+def fit(config, ctx=None, watch=None, data=None):
+    """Train the versions config asks for; return a Fit (watch: chapters.train_versions)."""
+    return fit_classifier(setup, config, ctx, watch, data)
 
 
 summary = softmax_regression.summary

@@ -16,9 +16,7 @@ from mxnet import gluon, nd
 from .. import plot
 from ..config import Option
 from ..data import ArrayLoader, check_size
-from ..errors import DivergenceError
-from ..monitor import train_versions
-from . import Chapter, Compare, linear_regression
+from . import Chapter, Compare, Fit, linear_regression, train_versions
 from .linear_regression import closed_form, format_table, regression_metrics, squared_loss
 
 TRUE_W, TRUE_B = [1.2, -3.4, 5.6], 5.0
@@ -118,24 +116,15 @@ def train(version, data, config, monitor=None):
     return linear_regression.train(version, data, config, monitor, evaluate)
 
 
-def fit_cases(setup, train, cases, ctx=None, on_epoch=None):
-    """Train the versions of every case; return {'<case> <impl>': (Version, history)}.
+def fit_cases(setup, train, cases, ctx=None, watch=None):
+    """Train the versions of every case; return {'<case> <impl>': Trained}.
 
-    cases maps a name to (config, data); each case runs fit_versions, so its
-    versions start alike and see the same batches.  on_epoch gets the run
-    name '<case> <impl>' in place of impl.
+    cases maps a name to (config, data); each case runs train_versions, so
+    its versions start alike and see the same batches.
     """
     trained = collections.OrderedDict()
     for name, (config, data) in cases.items():
-        callback = None if on_epoch is None else (
-            lambda impl, record, version, name=name: on_epoch('%s %s' % (name, impl), record, version))
-        try:
-            versions = train_versions(setup, train, config, data, ctx, on_epoch=callback)
-        except DivergenceError as e:
-            e.impl = '%s %s' % (name, e.impl)  # the run that diverged, as on_epoch names it
-            raise
-        for impl, pair in versions.items():
-            trained['%s %s' % (name, impl)] = pair
+        trained.update(train_versions(setup, train, config, data, ctx, watch, name + ' {}'))
     return trained
 
 
@@ -147,8 +136,8 @@ def case_metrics(trained, cases, reference, method):
     """
     per_case = collections.OrderedDict()
     for case, case_data in cases.items():
-        versions = {run.split(' ', 1)[1]: pair for run, pair in trained.items()
-                    if run.split(' ', 1)[0] == case}
+        versions = {name.split(' ', 1)[1]: run for name, run in trained.items()
+                    if name.split(' ', 1)[0] == case}
         per_case[case] = regression_metrics(versions, reference(case, case_data), method)
     metrics = {'runs': collections.OrderedDict(), 'reference': {}}
     for case, one in per_case.items():
@@ -161,8 +150,8 @@ def case_metrics(trained, cases, reference, method):
     return metrics
 
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
-    """Train the versions config asks for on every case; return {'metrics', 'trained', 'data'}.
+def fit(config, ctx=None, watch=None, data=None):
+    """Train the versions config asks for on every case; return a Fit.
 
     metrics: runs '<case> <impl>' with their epochs (training and test loss)
     and fitted params, each case's least-squares reference and the largest
@@ -171,11 +160,11 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     """
     data = data or load_data(config, ctx)
     trained = fit_cases(setup, train, {case: (case_config(config, case), case_data)
-                                       for case, case_data in data.cases.items()}, ctx, on_epoch)
+                                       for case, case_data in data.cases.items()}, ctx, watch)
     metrics = case_metrics(trained, data.cases,
                            lambda case, case_data: closed_form(case_data.features, case_data.labels),
                            'least squares (lstsq)')
-    return {'metrics': metrics, 'trained': trained, 'data': data}
+    return Fit(metrics, trained, data)
 
 
 def summary(config, metrics):
@@ -203,7 +192,7 @@ def summary(config, metrics):
 
 def figures(config, result, folder):
     """Save loss.png: training and test loss of each case (normal, underfit, overfit), log scale."""
-    plot.case_loss_curves(result['metrics']['runs'], list(result['data'].cases),
+    plot.case_loss_curves(result.metrics['runs'], list(result.data.cases),
                           os.path.join(folder, 'loss.png'))
 
 

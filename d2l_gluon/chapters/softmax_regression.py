@@ -19,9 +19,8 @@ from .. import d2l, plot
 from ..config import Option, step_batch
 from ..data import TEXT_LABELS, to_tensor
 from ..fashion_mnist import read_fashion_mnist
-from ..monitor import train_versions
 from ..params import copy_to_gluon, gluon_as_scratch
-from . import Chapter, Compare, Version
+from . import Chapter, Compare, Fit, Version, train_versions
 
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
@@ -183,33 +182,20 @@ def train(version, data, config, monitor=None):
                          version.trainer, monitor)
 
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
-    """Train the versions config asks for; return {'metrics', 'trained', 'data'}."""
-    return fit_classifier(setup, config, ctx, on_epoch, restore, data, devices)
+def fit(config, ctx=None, watch=None, data=None):
+    """Train the versions config asks for; return a Fit (watch: chapters.train_versions)."""
+    return fit_classifier(setup, config, ctx, watch, data)
 
 
-def fit_classifier(setup, config, ctx=None, on_epoch=None, restore=None, data=None, devices=None):
-    """Train a Fashion-MNIST classifier's versions; each epoch adds train_acc and test_acc.
-
-    devices (distributed.Devices) is for data parallelism: it shards the
-    training set among worker processes and sets up the Gluon version on
-    several devices.  Without it everything runs on ctx.
-    """
+def fit_classifier(setup, config, ctx=None, watch=None, data=None):
+    """Train a Fashion-MNIST classifier's versions; each epoch adds train_acc and test_acc."""
     data = data or load_data(config, first(ctx))
-    if devices is not None:
-        data = data._replace(train_iter=devices.shard(data.train_iter))
-        setup, train_version = devices.wrap(setup), devices.train
-        # a worker's steps divide by its share of the configured batch of all workers together
-        config = dict(config, batch_size=config['batch_size'] // devices.num_workers)
-    else:
-        train_version = train
-    trained = train_versions(setup, train_version, config, data, ctx, on_epoch=on_epoch,
-                             restore=restore)
-    metrics = {'runs': {impl: {'epochs': history} for impl, (_, history) in trained.items()}}
+    trained = train_versions(setup, train, config, data, ctx, watch)
+    metrics = {'runs': {impl: {'epochs': run.history} for impl, run in trained.items()}}
     if len(trained) == 2:
-        finals = [history[-1]['test_acc'] for _, history in trained.values()]
+        finals = [run.history[-1]['test_acc'] for run in trained.values()]
         metrics['max_abs_diff'] = abs(finals[0] - finals[1])
-    return {'metrics': metrics, 'trained': trained, 'data': data}
+    return Fit(metrics, trained, data)
 
 
 def summary(config, metrics):
@@ -234,15 +220,15 @@ def predict(net, X):
 
 def classifier_figures(config, result, folder):
     """Save curves.png (loss and accuracy per epoch) and predictions.png (20 test images)."""
-    plot.run_curves(result['metrics']['runs'], os.path.join(folder, 'curves.png'),
+    plot.run_curves(result.metrics['runs'], os.path.join(folder, 'curves.png'),
                     [('loss', ('loss',)), ('accuracy', ('train_acc', 'test_acc'))])
     test_images, test_labels = read_fashion_mnist(config['data_dir'])[2:]
-    trained = result['trained']
-    first_version = next(iter(trained.values()))[0]
+    trained = result.trained
+    first_version = next(iter(trained.values())).version
     X = nd.array(to_tensor(test_images[:20]), ctx=_device(first_version))
     titles = d2l.get_fashion_mnist_labels(test_labels[:20])
-    for impl, (version, _) in trained.items():
-        predicted = d2l.get_fashion_mnist_labels(predict(version.net, X).argmax(axis=1))
+    for impl, run in trained.items():
+        predicted = d2l.get_fashion_mnist_labels(predict(run.version.net, X).argmax(axis=1))
         titles = ['%s\n%s: %s' % (t, impl[0].upper(), p) for t, p in zip(titles, predicted)]
     plot.image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'))
 
@@ -258,7 +244,8 @@ def figures(config, result, folder):
     """Save the classifier figures and weights.png: each class's learned weights as a 28x28 image."""
     classifier_figures(config, result, folder)
     images, titles = [], []
-    for impl, (version, _) in result['trained'].items():
+    for impl, run in result.trained.items():
+        version = run.version
         params = version.params if version.scratch else gluon_as_scratch(version.net)
         images += list(params[0].asnumpy().T.reshape(-1, 28, 28))
         titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]

@@ -27,7 +27,7 @@ from .. import d2l, plot
 from ..config import Option
 from ..data import ArrayLoader, check_size
 from ..errors import D2LError
-from . import Chapter, Compare, Step, Version, linear_regression, model_selection
+from . import Chapter, Compare, Fit, Step, Version, linear_regression, model_selection
 from .linear_regression import closed_form, squared_loss
 from .model_selection import Data, case_metrics, fit_cases
 
@@ -176,8 +176,8 @@ def ridge(features, labels, lambd):
     return theta[:-1].reshape(-1, 1), theta[-1:]
 
 
-def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
-    """Train the versions config asks for with every λ; return {'metrics', 'trained', 'data'}.
+def fit(config, ctx=None, watch=None, data=None):
+    """Train the versions config asks for with every λ; return a Fit.
 
     metrics: runs 'lambda=<λ> <impl>' with their epochs (training and test
     loss, ||w||) and fitted params, each λ's ridge solution and the largest
@@ -186,11 +186,11 @@ def fit(config, ctx=None, on_epoch=None, restore=None, data=None):
     data = data or load_data(config, ctx)
     lambdas = {case_name(lambd): lambd for lambd in penalties(config)}
     trained = fit_cases(setup, train, {case: (dict(config, lambd=[lambd]), data.cases[case])
-                                       for case, lambd in lambdas.items()}, ctx, on_epoch)
+                                       for case, lambd in lambdas.items()}, ctx, watch)
     metrics = case_metrics(trained, data.cases,
                            lambda case, d: ridge(d.features, d.labels, lambdas[case]),
                            'ridge (closed form): mean squared loss + λ/2 ||w||²')
-    return {'metrics': metrics, 'trained': trained, 'data': data}
+    return Fit(metrics, trained, data)
 
 
 def summary(config, metrics):
@@ -216,8 +216,8 @@ def summary(config, metrics):
 
 def figures(config, result, folder):
     """Save loss.png (training and test loss per λ, log scale) and norm.png (||w|| per epoch)."""
-    runs = result['metrics']['runs']
-    plot.case_loss_curves(runs, list(result['data'].cases), os.path.join(folder, 'loss.png'))
+    runs = result.metrics['runs']
+    plot.case_loss_curves(runs, list(result.data.cases), os.path.join(folder, 'loss.png'))
     plot.run_curves(runs, os.path.join(folder, 'norm.png'), [('||w||', ('w_norm',))])
 
 
