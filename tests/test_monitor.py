@@ -228,3 +228,20 @@ def test_divergence_names_the_settings_that_likely_caused_it(tmp_path, args, cau
         assert word in line, '%r not in %r' % (word, line)
     if not causes:  # a learning rate too large alone: no other setting is blamed
         assert '--lambd' not in line and '--step-divisor' not in line, line
+
+
+# ---- the book's code alone and under the tooling's watch train the same numbers
+
+def test_fit_without_a_watch_trains_the_numbers_the_tools_watch_does():
+    config = make_config(linear_regression.OPTIONS, num_epochs=2, seed=5)
+    plain = linear_regression.fit(config)
+    watched = linear_regression.fit(config, watch=Watch())
+    assert list(plain.trained) == list(watched.trained) == ['scratch', 'gluon']
+    for impl, run in plain.trained.items():
+        records = watched.trained[impl].history
+        assert [r['epoch'] for r in run.history] == [r['epoch'] for r in records] == [1, 2]
+        # the watch adds its own keys (moving loss, seconds) and changes none of the book's
+        assert run.history == [{k: r[k] for k in run.history[0]} for r in records]
+        assert 'moving_loss' in records[0] and 'moving_loss' not in run.history[0]
+    assert plain.metrics['max_abs_diff'] == watched.metrics['max_abs_diff']
+    assert plain.metrics['runs']['gluon']['params'] == watched.metrics['runs']['gluon']['params']
