@@ -122,21 +122,23 @@ class Fit:
     data: Any
 
 
-def train_versions(setup, train, config, data, ctx=None, watch=None, run='{}'):
-    """Train every version config['impl'] names; return {run name: Trained}.
+def first(ctx):
+    """Return the first device of a device or a list of devices."""
+    return ctx[0] if isinstance(ctx, (list, tuple)) else ctx
 
-    Each version is set up by setup(impl, config, ctx) from the same random
-    state (seed + 1), so both start alike, and trained by train(version,
-    data, config) on the same batches.  run.format(impl) names the run.
-    The tooling passes a watch: watch.versions(...) trains the versions in
-    its own loop (epoch lines, Ctrl-C, resume, several devices).
+
+def train_versions(setup, train, config, data, ctx=None, watch=None, run='{}'):
+    """Train every version config['impl'] names from one random state; return {run name: Trained}.
+
+    run.format(impl) names a run.  The tooling passes a watch, whose own loop
+    adds epoch lines, resume, Ctrl-C and several devices (monitor.Watch).
     """
     if watch is not None:
         return watch.versions(setup, train, config, data, ctx, run)
     from .. import seed
     trained = {}
     for impl in impls(config):
-        seed(config['seed'] + 1)
+        seed(config['seed'] + 1)  # every version starts from the same draws
         version = setup(impl, config, ctx)
         trained[run.format(impl)] = Trained(version, train(version, data, config))
     return trained

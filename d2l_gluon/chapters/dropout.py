@@ -16,9 +16,9 @@ from mxnet.gluon import nn
 
 from ..config import Option
 from ..errors import D2LError
-from . import Chapter, Compare, Version, softmax_regression
-from .mlp import relu
-from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy, first
+from . import Chapter, Compare, Version, first, softmax_regression
+from .mlp import cast, relu
+from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cross_entropy
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,

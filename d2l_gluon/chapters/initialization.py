@@ -16,8 +16,8 @@ from .. import plot
 from ..config import Option, impls
 from ..params import copy_to_gluon, dense_layers
 from . import Chapter, Fit, Trained, softmax_regression
-from .mlp import ACTIVATIONS, value_and_gradient
-from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy
+from .mlp import ACTIVATIONS, cast, value_and_gradient
+from .softmax_regression import NUM_INPUTS, NUM_OUTPUTS, affine, cross_entropy
 
 OPTIONS = {
     'num_layers': Option(10, 'count', 'hidden layers of the deep MLP, before its output layer'),

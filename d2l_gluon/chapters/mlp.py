@@ -13,9 +13,9 @@ from mxnet.gluon import nn
 
 from .. import plot
 from ..config import Option
-from . import Chapter, Compare, Version, softmax_regression
-from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cast, cross_entropy, first,
-                                 fit_classifier, gluon_classifier)
+from . import Chapter, Compare, Version, first, softmax_regression
+from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cross_entropy, fit_classifier,
+                                 gluon_classifier)
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,
@@ -104,6 +104,16 @@ def scratch_setup(config, ctx=None, dtype='float32'):
     params = cast(init_params(num_hiddens=config['num_hiddens'], ctx=ctx), dtype)
     return Version('scratch', scratch_net(params, config['activation']), cross_entropy, params,
                    lr=config['lr'])
+
+
+def cast(params, dtype):
+    """Return params in dtype with gradients attached (themselves for float32): compare's float64."""
+    if dtype == 'float32':
+        return params
+    params = [p.astype(dtype) for p in params]
+    for p in params:
+        p.attach_grad()
+    return params
 
 
 # ---- concise (Gluon)

@@ -20,7 +20,7 @@ from ..config import Option, step_batch
 from ..data import TEXT_LABELS, to_tensor
 from ..fashion_mnist import read_fashion_mnist
 from ..params import copy_to_gluon, gluon_as_scratch
-from . import Chapter, Compare, Fit, Version, train_versions
+from . import Chapter, Compare, Fit, Version, first, train_versions
 
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
@@ -73,12 +73,8 @@ def cross_entropy(O, y):
 
 
 def affine(X, W, b):
-    """Return X W + b, shape (X.shape[0], W.shape[1]): the same numbers as nd.dot(X, W) + b.
-
-    FullyConnected is the kernel Gluon's Dense uses (oneDNN on CPU, about
-    twice as fast as nd.dot here, and it sums b's gradient inside its
-    backward); it stores weights as (out, in), so it gets W.T.
-    """
+    """Return X W + b, shape (X.shape[0], W.shape[1]): the numbers of nd.dot(X, W) + b."""
+    # FullyConnected is Dense's kernel (twice as fast as nd.dot here); it takes weights as (out, in)
     return nd.FullyConnected(X, W.T, b, num_hidden=W.shape[1])
 
 
@@ -102,20 +98,10 @@ def scratch_net(params):
     return lambda X: softmax_regression(X, W, b)
 
 
-def scratch_setup(config, ctx=None, dtype='float32'):
+def scratch_setup(config, ctx=None):
     """Return the scratch Version: softmax_regression on [W, b], cross_entropy, sgd with config['lr']."""
-    params = cast(init_params(ctx=ctx), dtype)
+    params = init_params(ctx=ctx)
     return Version('scratch', scratch_net(params), cross_entropy, params, lr=config['lr'])
-
-
-def cast(params, dtype):
-    """Return params in dtype with gradients attached (themselves for float32)."""
-    if dtype == 'float32':
-        return params
-    params = [p.astype(dtype) for p in params]
-    for p in params:
-        p.attach_grad()
-    return params
 
 
 # ---- concise (Gluon) (book 3.7)
@@ -137,12 +123,9 @@ def gluon_loss():
 
 
 def gluon_classifier(net, start, lr, kvstore='device', dtype='float32'):
-    """Return the Version of a Gluon classifier: net set to the scratch draw start, loss and Trainer.
+    """Return the Version of a Gluon classifier: net set to the scratch draw start, loss, Trainer.
 
-    net is initialised with init.Normal(0.01) as the book does, then given
-    the values the scratch version draws from the same random state, so the
-    two differ only by their code (Dense stores its weight transposed, so its
-    own draw would be another matrix).  kvstore goes to the Trainer.
+    Starting from the scratch version's draw, the two differ only by their code.
     """
     copy_to_gluon(start, net)
     net.cast(dtype)
@@ -155,11 +138,6 @@ def gluon_classifier(net, start, lr, kvstore='device', dtype='float32'):
     return Version('gluon', net, gluon_loss(), net.collect_params(), trainer=trainer)
 
 
-def first(ctx):
-    """Return the first device of a device or a list of devices."""
-    return ctx[0] if isinstance(ctx, (list, tuple)) else ctx
-
-
 def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
     """Return the Gluon Version: Dense(10), SoftmaxCrossEntropyLoss, Trainer; ctx may be a list."""
     start = init_params(ctx=first(ctx))
@@ -167,9 +145,9 @@ def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
 
 
 def setup(impl, config, ctx=None, **options):
-    """Return the Version of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
+    """Return the Version of impl ('scratch' or 'gluon'); options: kvstore (Gluon)."""
     if impl == 'scratch':
-        return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
+        return scratch_setup(config, ctx)
     return gluon_setup(config, ctx, **options)
 
 
@@ -189,7 +167,7 @@ def fit(config, ctx=None, watch=None, data=None):
 
 def fit_classifier(setup, config, ctx=None, watch=None, data=None):
     """Train a Fashion-MNIST classifier's versions; each epoch adds train_acc and test_acc."""
-    data = data or load_data(config, first(ctx))
+    data = data or load_data(config, ctx)
     trained = train_versions(setup, train, config, data, ctx, watch)
     metrics = {'runs': {impl: {'epochs': run.history} for impl, run in trained.items()}}
     if len(trained) == 2:
