@@ -23,20 +23,40 @@ def scatter(x, y, path, xlabel, ylabel, title=None):
     save(fig, path)
 
 
+def spans_decades(values, ratio=10.0):
+    """Return whether positive values span more than ratio (a decade): they read better on a log axis."""
+    values = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
+    return bool(values.size) and values.min() > 0 and values.max() > ratio * values.min()
+
+
+def scale_y(ax, values):
+    """Set a log y axis on ax when values span more than a decade, else keep it linear."""
+    if spans_decades(values):
+        ax.set_yscale('log')
+
+
 def curves(panels, path, xlabel='epoch'):
-    """Save side-by-side line plots; panels is a list of (ylabel, {name: (xs, ys)})."""
+    """Save side-by-side line plots; panels is a list of (ylabel, {name: (xs, ys[, linestyle])}).
+
+    A panel whose values span more than a decade gets a log y axis.
+    """
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (ylabel, series) in zip(axes[0], panels):
-        for name, (xs, ys) in series.items():
-            ax.plot(xs, ys, marker='o' if len(xs) <= 50 else None, label=name)
+        for name, (xs, ys, *style) in series.items():
+            ax.plot(xs, ys, *style, marker='o' if len(xs) <= 50 else None, label=name)
+        scale_y(ax, [y for _, ys, *_ in series.values() for y in ys])
         ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.grid(alpha=0.3)
         ax.legend()
     save(fig, path)
 
 
-def image_grid(images, titles, path, ncols=10, cmap='gray', symmetric=False):
-    """Save a grid of 2-D images (N, H, W) with a title under each (the book's show_fashion_mnist)."""
+def image_grid(images, titles, path, ncols=10, cmap='gray', symmetric=False, suptitle=None):
+    """Save a grid of 2-D images (N, H, W) with a title over each (the book's show_fashion_mnist).
+
+    A title is a string, or a list of (line, colour) pairs stacked top to bottom
+    (e.g. a wrong prediction in red).
+    """
     n = len(images)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.9 * nrows), squeeze=False)
@@ -45,7 +65,15 @@ def image_grid(images, titles, path, ncols=10, cmap='gray', symmetric=False):
     for ax, image, title in zip(axes.ravel(), images, titles):
         limit = abs(image).max() if symmetric else None
         ax.imshow(image, cmap=cmap, vmin=-limit if symmetric else None, vmax=limit)
-        ax.set_title(title, fontsize=8)
+        if isinstance(title, str):
+            ax.set_title(title, fontsize=8)
+            continue
+        for k, (line, colour) in enumerate(reversed(title)):  # the last line sits just above the image
+            ax.annotate(line, (0.5, 1), xycoords='axes fraction', xytext=(0, 3 + 10 * k),
+                        textcoords='offset points', ha='center', va='bottom', fontsize=8,
+                        color=colour, fontweight='bold' if colour != 'black' else 'normal')
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10, y=1.0 + 0.12 / nrows)
     save(fig, path)
 
 
@@ -67,14 +95,35 @@ def probability_curves(x, probabilities, points, path, xlabel='hours', ylabel='p
     probabilities maps name -> P at each x; points = (x, y) of the training data.
     """
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    for name, p in probabilities.items():
-        ax.plot(x, p, label=name)
+    for k, (name, p) in enumerate(probabilities.items()):
+        ax.plot(x, p, '-' if k == 0 else '--', label=name)  # dashed: visible over a curve it matches
     ax.plot([x[0], x[-1]], [0.5, 0.5], 'r--', label='0.5')
     ax.scatter(points[0], points[1], c='k', s=15, zorder=3, label='data')
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
-    ax.legend()
+    legend_clear_of(ax, np.column_stack(points))
     save(fig, path)
+
+
+LEGEND_PLACES = ('best', 'lower right', 'center right', 'upper left', 'lower left', 'upper right',
+                 'center left', 'upper center', 'lower center', 'center')
+
+
+def legend_clear_of(ax, points, margin=6):
+    """Place ax's legend where its box (grown by margin pixels) covers none of points (N, 2), in data units.
+
+    matplotlib's 'best' weighs lines as well as points and may cover a data point;
+    a point hidden under the legend is a point the reader cannot see.
+    """
+    fig = ax.figure
+    xy = ax.transData.transform(np.asarray(points, dtype=np.float64))
+    for place in LEGEND_PLACES:
+        legend = ax.legend(loc=place)
+        fig.canvas.draw()
+        box = legend.get_window_extent().padded(margin)
+        if not any(box.contains(x, y) for x, y in xy):
+            return legend
+    return legend
 
 
 def decision_boundaries(X, y, boundaries, path):
@@ -99,7 +148,10 @@ def decision_boundaries(X, y, boundaries, path):
 # ---- a chapter's figures
 
 def run_curves(runs, path, panels=(('loss', ('loss',)),)):
-    """Save per-epoch curves of every version; panels is a list of (ylabel, record keys)."""
+    """Save per-epoch curves of every version; panels is a list of (ylabel, record keys).
+
+    Gluon's curves are dashed, so that where they lie on scratch's both stay visible.
+    """
     figure = []
     for ylabel, keys in panels:
         series = {}
@@ -107,7 +159,8 @@ def run_curves(runs, path, panels=(('loss', ('loss',)),)):
             for key in keys:
                 epochs = [e for e in run['epochs'] if key in e]
                 name = impl if len(keys) == 1 else '%s %s' % (impl, key.replace('_acc', ''))
-                series[name] = ([e['epoch'] for e in epochs], [e[key] for e in epochs])
+                series[name] = ([e['epoch'] for e in epochs], [e[key] for e in epochs],
+                                '--' if impl.endswith('gluon') else '-')
         figure.append((ylabel, series))
     curves(figure, path)
 
@@ -145,18 +198,21 @@ def learning_rate_curves(tries, path, xlabel='epoch', ylabel='loss on the traini
 # ---- model selection and weight decay: training and test loss of several cases
 
 def case_loss_curves(runs, cases, path, keys=(('loss', 'train'), ('test_loss', 'test'))):
-    """Save one log-scale panel of loss per case; runs are named '<case> <impl>'."""
+    """Save one panel of loss per case, log scale when it spans a decade; runs are named '<case> <impl>'."""
     fig, axes = plt.subplots(1, len(cases), figsize=(4.5 * len(cases), 3.5), squeeze=False)
     for ax, case in zip(axes[0], cases):
+        shown = []
         for name, run in runs.items():
             group, impl = name.split(' ', 1)
             if group != case:
                 continue
             epochs = [e['epoch'] for e in run['epochs']]
             for key, label in keys:
+                shown += [e[key] for e in run['epochs']]
                 # gluon dashed over scratch: the two lie on top of each other when they agree
-                ax.semilogy(epochs, [e[key] for e in run['epochs']],
-                            '-' if impl == 'scratch' else '--', label='%s %s' % (impl, label))
+                ax.plot(epochs, [e[key] for e in run['epochs']],
+                        '-' if impl == 'scratch' else '--', label='%s %s' % (impl, label))
+        scale_y(ax, shown)
         ax.set(xlabel='epoch', ylabel='loss', title=case)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

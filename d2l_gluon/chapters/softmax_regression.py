@@ -204,11 +204,16 @@ def classifier_figures(config, result, folder):
     trained = result.trained
     first_version = next(iter(trained.values())).version
     X = nd.array(to_tensor(test_images[:20]), ctx=_device(first_version))
-    titles = d2l.get_fashion_mnist_labels(test_labels[:20])
+    truth = d2l.get_fashion_mnist_labels(test_labels[:20])
+    titles = [[(label, 'black')] for label in truth]
     for impl, run in trained.items():
         predicted = d2l.get_fashion_mnist_labels(predict(run.version.net, X).argmax(axis=1))
-        titles = ['%s\n%s: %s' % (t, impl[0].upper(), p) for t, p in zip(titles, predicted)]
-    plot.image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'))
+        for title, label, guess in zip(titles, truth, predicted):
+            title.append(('%s: %s' % (impl[0].upper(), guess), 'black' if guess == label else 'red'))
+    names = ', '.join('%s: %s' % (impl[0].upper(), 'Gluon' if impl == 'gluon' else impl)
+                      for impl in trained)
+    plot.image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'),
+                    suptitle='true label, then the prediction of %s (red: wrong)' % names)
 
 
 def _device(version):
