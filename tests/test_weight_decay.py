@@ -167,3 +167,15 @@ def test_weight_decay_command_refuses_a_penalty_the_versions_weigh_differently(t
     for word in words:
         assert word in err, err
     assert not out.exists()
+
+
+def test_moving_loss_means_the_same_for_both_versions():
+    # scratch's loss carries the penalty, Gluon's wd steps it: the batch loss both record is the
+    # objective, squared loss + λ/2 ||w||², so their moving averages agree as their losses do
+    metrics = fit(make_config(OPTIONS, lambd=[3.0], num_epochs=2))['metrics']
+    scratch, gluon = (metrics['runs']['lambda=3 %s' % impl]['epochs'] for impl in ('scratch', 'gluon'))
+    for key in ('loss', 'moving_loss', 'reference_loss'):
+        assert_close([e[key] for e in gluon if key in e], [e[key] for e in scratch if key in e],
+                     rtol=1e-4, atol=0, what=key)
+    # the penalty of w ~ N(0, 1) in 200 inputs dominates: the objective is far above the loss
+    assert scratch[0]['reference_loss'] > 3 * scratch[0]['loss']

@@ -17,6 +17,10 @@ none on b (``ridge``).  A short last batch would scale the scratch penalty
 by its size and not Gluon's wd, and so would a step on the summed gradient
 (--step-divisor none) of a batch of more than one: ``check_penalty_weight``
 refuses those settings (the book's batch of 1 has neither).
+
+Each epoch records the training and test loss without the penalty (what the
+book plots); the tooling's moving average of the batch loss follows the
+objective, with the penalty, in both versions.
 """
 import os
 
@@ -125,7 +129,7 @@ def scratch_setup(config, ctx=None):
 # ---- concise (Gluon)
 
 def gluon_setup(config, ctx=None):
-    """Return the Gluon Version: Dense(1), L2Loss, a step of both Trainers; wd = λ on the weight only."""
+    """Return the Gluon Version: Dense(1), L2Loss (+ λ/2 ||w||² as a value), both Trainers; wd = λ on w only."""
     net = linear_regression.gluon_net(config['num_inputs'], ctx, std=1.0)
     lr = config['lr']
     # wd adds wd * weight to the gradient divided by the batch size: the gradient of λ/2 ||w||²
@@ -136,7 +140,14 @@ def gluon_setup(config, ctx=None):
     def updater(batch_size):
         trainer_w.step(batch_size)
         trainer_b.step(batch_size)
-    return Version('gluon', net, gluon.loss.L2Loss(), net.collect_params(), trainer=Step(updater))
+    squared, lambd = gluon.loss.L2Loss(), config['lambd'][0]
+
+    def loss(y_hat, y):
+        # wd takes the penalty's gradient; the detached λ/2 ||w||² adds only its value, so that
+        # each example's loss is the objective, as the scratch version's: the moving average of
+        # the batch loss (and the divergence check on it) then mean the same for both
+        return squared(y_hat, y) + lambd * l2_penalty(net[0].weight.data().detach())
+    return Version('gluon', net, loss, net.collect_params(), trainer=Step(updater))
 
 
 def setup(impl, config, ctx=None):
