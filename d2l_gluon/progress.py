@@ -47,3 +47,9 @@ class Clock:
         elapsed = time.perf_counter() - self.start
         left = elapsed / finished * (self.total - finished) if finished else float('nan')
         return '%.0f s elapsed, about %.0f s left' % (elapsed, left)
+
+
+def printed(epoch, every, last):
+    """Return whether a chapter command prints epoch: the first, every every-th and the last."""
+    every = every or 1
+    return every == 1 or epoch == 1 or epoch % every == 0 or epoch == last

@@ -378,3 +378,81 @@ def test_report_html_is_self_contained_embeds_every_png_and_holds_every_table(sm
     check_self_contained(parsed)
     check_embeds_every_png(parsed, small_all.out, BOOK)
     check_tables(parsed, small_all, small_all.out)
+
+
+# ---- what a reader sees: the chapters after 3.10 (cases, references of many numbers, nothing trained)
+
+LATER = ['polyfit', 'weight-decay', 'initialization']
+
+
+@pytest.fixture(scope='module')
+def later_all(tmp_path_factory):
+    """The report of short runs of polyfit, weight decay and initialization (random data)."""
+    out = tmp_path_factory.mktemp('later-all') / 'run'
+    short = {'polyfit': ['--num-epochs', 3], 'weight-decay': ['--num-epochs', 3],
+             'initialization': ['--data', 'random', '--num-layers', 3, '--num-hiddens', 32]}
+    for chapter in LATER:
+        assert cli.main([str(a) for a in [chapter, '--out', out / chapter] + short[chapter]]) == 0
+    summary = reporting.summarize(str(out), LATER)
+    reporting.write_html(str(out / 'report.html'), str(out), summary)
+    with open(str(out / 'report.html'), encoding='utf-8') as f:
+        text = f.read()
+    return out, summary, parse_report(out), text
+
+
+def test_summary_has_no_empty_row_or_cell_and_names_the_chapter_that_trains_nothing(later_all):
+    out, summary, parsed, _ = later_all
+    table = parsed.tables[0]
+    assert table['h2'] == 'Summary' and len(table['rows']) == 1 + 5 * 2  # polyfit's 3 cases, λ 0 and 3
+    for row in table['rows']:
+        assert all(cell.strip() for cell in row), row
+    assert 'initialization' not in [row[0] for row in table['rows']]
+    text = reporting.summary_table(summary).splitlines()
+    assert text[-1].startswith('initialization trains nothing')
+    assert all(len(line.split()) >= 3 for line in text)
+
+
+def test_report_holds_no_empty_section_and_no_python_repr(later_all):
+    out, _, parsed, text = later_all
+    body = re.sub(r'<img [^>]*>', '', text)
+    assert not re.search(r"\{'|>\s*\[|</h3>\s*<h[23]", body), 'a raw dict, a list in a cell or an empty heading'
+    for table in parsed.tables:
+        assert len(table['rows']) > 1, (table['h2'], table['h3'])
+        assert all(cell.strip() for row in table['rows'][1:] for cell in row[1:])
+    assert [t['h3'] for t in parsed.tables if t['h2'] == 'initialization'] == ['Configuration', 'Reference']
+    assert '||dl/dW|| per layer at initialisation' in text  # its measurements, as printed
+
+
+def test_reference_is_a_small_table_of_key_figures(later_all):
+    out, _, parsed, _ = later_all
+    metrics = read_json(out / 'weight-decay' / 'metrics.json')
+    tables = [t for t in parsed.tables if t['h2'] == 'weight-decay' and t['h3'] == 'Reference']
+    assert len(tables) == 2  # one per λ
+    header, *rows = tables[1]['rows']
+    assert header == ['', '||w||', 'b', 'max |θ - reference|', 'train loss', 'test loss']
+    assert [r[0] for r in rows] == ['true', 'lambda=3 scratch', 'lambda=3 gluon',
+                                    metrics['reference']['lambda=3']['method']]
+    assert_shows(rows[0][1], 0.01 * np.sqrt(200))
+    assert_shows(rows[1][1], metrics['runs']['lambda=3 scratch']['epochs'][-1]['w_norm'])
+    assert_shows(rows[3][5], metrics['reference']['lambda=3']['test_loss'])
+    header, *rows = [t for t in parsed.tables if t['h2'] == 'polyfit' and t['h3'] == 'Reference'][0]['rows']
+    assert header[1:5] == ['w[0]', 'w[1]', 'w[2]', 'b'] and rows[0][:5] == ['true', '1.2', '-3.4', '5.6', '5']
+
+
+def test_caption_says_where_scratch_and_gluon_curves_overlap(later_all):
+    out, _, _, text = later_all
+    metrics = read_json(out / 'polyfit' / 'metrics.json')
+    gap = max(abs(a['loss'] - b['loss']) for case in ('normal', 'underfit', 'overfit')
+              for a, b in zip(metrics['runs'][case + ' scratch']['epochs'],
+                              metrics['runs'][case + ' gluon']['epochs']))
+    caption = re.search(r'<figcaption>(loss.png[^<]*)</figcaption>', text.split('id="polyfit"')[1]).group(1)
+    assert 'lies on scratch' in caption
+    assert_shows(re.search(r'at most loss (\S+),', caption).group(1), gap)
+
+
+def test_per_epoch_table_shows_the_epochs_the_command_prints():
+    run = {'epochs': [{'epoch': k, 'loss': 1.0 / k} for k in range(1, 1001)]}
+    parser = _ReportParser()
+    parser.feed(reporting._epoch_table(run, every=100))
+    shown = [int(row[0]) for row in parser.tables[0]['rows'][1:]]
+    assert shown == [1] + list(range(100, 1001, 100))

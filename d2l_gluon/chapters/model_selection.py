@@ -11,6 +11,7 @@ least-squares solution.
 import collections
 import os
 
+import numpy as np
 from mxnet import gluon, nd
 
 from .. import plot
@@ -128,17 +129,22 @@ def fit_cases(setup, train, cases, ctx=None, watch=None):
     return trained
 
 
-def case_metrics(trained, cases, reference, method):
+def case_metrics(trained, cases, reference, method, truth):
     """Return the metrics of fit_cases' runs; reference(case, data) is a case's (w, b) solution.
 
     runs are named '<case> <impl>', the reference holds each case's
-    solution, and max_abs_diff is the largest over the cases.
+    solution with its training and test loss and the case's true parameters
+    (truth(case): w, b), and max_abs_diff is the largest over the cases.
     """
     per_case = collections.OrderedDict()
     for case, case_data in cases.items():
         versions = {name.split(' ', 1)[1]: run for name, run in trained.items()
                     if name.split(' ', 1)[0] == case}
-        per_case[case] = regression_metrics(versions, reference(case, case_data), method)
+        solution = reference(case, case_data)
+        per_case[case] = regression_metrics(versions, solution, method)
+        w, b = truth(case)
+        per_case[case]['reference'].update(reference_losses(case_data, *solution),
+                                           true={'w': list(w), 'b': [b]})
     metrics = {'runs': collections.OrderedDict(), 'reference': {}}
     for case, one in per_case.items():
         for impl, run in one['runs'].items():
@@ -148,6 +154,16 @@ def case_metrics(trained, cases, reference, method):
     if diffs:
         metrics['max_abs_diff'] = max(diffs)
     return metrics
+
+
+def reference_losses(data, w, b):
+    """Return the mean squared loss (ŷ - y)²/2 of (w (d, 1), b) on data's training and test sets, float64."""
+    def loss(features, labels):
+        X = np.asarray(features.asnumpy(), dtype=np.float64)
+        y = np.asarray(labels.asnumpy(), dtype=np.float64).reshape(-1)
+        return float(np.mean((X @ np.asarray(w).reshape(-1) + b[0] - y) ** 2 / 2))
+    return {'loss': loss(data.features, data.labels),
+            'test_loss': loss(data.test_features, data.test_labels)}
 
 
 def fit(config, ctx=None, watch=None, data=None):
@@ -163,7 +179,7 @@ def fit(config, ctx=None, watch=None, data=None):
                                        for case, case_data in data.cases.items()}, ctx, watch)
     metrics = case_metrics(trained, data.cases,
                            lambda case, case_data: closed_form(case_data.features, case_data.labels),
-                           'least squares (lstsq)')
+                           'least squares (lstsq)', lambda case: (TRUE_W[:CASES[case][0]], TRUE_B))
     return Fit(metrics, trained, data)
 
 
