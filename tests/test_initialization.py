@@ -122,7 +122,7 @@ def test_parity_sees_one_weight_moved_by_1e_3():
 @pytest.mark.parametrize('init_name', chapter.INITS)
 def test_fit_measures_both_versions_from_the_same_weights(init_name):
     # the table's scratch and Gluon columns: float32 rounding apart, as in every other chapter
-    metrics = chapter.fit(random_config(num_layers=4, num_hiddens=64, num_matrices=2))['metrics']
+    metrics = chapter.fit(random_config(num_layers=4, num_hiddens=64, num_matrices=2)).metrics
     scratch, gluon = (np.array(metrics['runs'][impl]['grad_norms'][init_name]) for impl in IMPLS)
     assert_close(gluon, scratch, rtol=5e-5, atol=0, what=init_name)
     losses = [metrics['runs'][impl]['loss'][init_name] for impl in IMPLS]
