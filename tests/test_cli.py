@@ -20,6 +20,7 @@ from d2l_gluon import cli, config as settings
 from d2l_gluon.chapters import MODULES
 from d2l_gluon.chapters import chapter as find_chapter
 
+from . import helpers
 from .helpers import assert_png, one_line, run_cli, write_fashion_mnist
 
 EPOCH_LINE = re.compile(r'^(scratch|gluon)\s+epoch (\d+), loss (\d\.\d{4}), train acc (\d\.\d{3}), '
@@ -99,7 +100,7 @@ def strip_timings(metrics):
 
 def test_linreg_runs_end_to_end(tmp_path):
     out = tmp_path / 'run'
-    result = run_cli('linreg', '--num-epochs', 1, '--out', out)
+    result = helpers.run_main('linreg', '--num-epochs', 1, '--out', out)
     assert result.returncode == 0, result.stderr
     assert 'scratch epoch 1, loss' in result.stdout and 'gluon   epoch 1, loss' in result.stdout
     assert 'closed form' in result.stdout and 'largest |scratch - gluon| difference' in result.stdout
@@ -170,7 +171,7 @@ def test_step_divisor_actual_is_recorded_and_changes_only_a_short_last_batch(tmp
 
 def test_logreg_hours_runs_end_to_end(tmp_path):
     out = tmp_path / 'run'
-    result = run_cli('logreg', '--num-epochs', 250, '--out', out)
+    result = helpers.run_main('logreg', '--num-epochs', 250, '--out', out)
     assert result.returncode == 0, result.stderr
     for impl in ('scratch', 'gluon  '):
         printed = [line for line in result.stdout.splitlines() if line.startswith(impl + ' epoch')]
@@ -246,7 +247,7 @@ def test_divergence_exits_3_and_keeps_every_epoch_recorded_before_it(tmp_path, c
 
 def test_softmax_runs_end_to_end_on_a_small_data_set(tmp_path, fake_data):
     out = tmp_path / 'run'
-    result = run_cli('softmax', '--data-dir', fake_data, '--batch-size', 24, '--num-epochs', 2,
+    result = helpers.run_main('softmax', '--data-dir', fake_data, '--batch-size', 24, '--num-epochs', 2,
                      '--out', out)
     metrics = check_run(result, out, 'softmax', num_epochs=2, learns=False)
     config = metrics['config']

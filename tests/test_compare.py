@@ -8,7 +8,7 @@ from d2l_gluon import compare as comparison
 from d2l_gluon.chapters import chapter as chapter_module
 from d2l_gluon.config import make_config
 
-from .helpers import one_line, run_cli, write_fashion_mnist
+from .helpers import one_line, run_main, write_fashion_mnist
 
 COMPARE_RUNS = {'linreg': ['--num-epochs', 2], 'softmax': ['--num-epochs', 1],
                 'logreg': ['--num-epochs', 5]}
@@ -33,7 +33,7 @@ def slow_if_real_data(chapters):
 
 @pytest.mark.parametrize('chapter', slow_if_real_data(COMPARE_RUNS))
 def test_compare_prints_both_versions_side_by_side_and_exits_0_when_they_agree(chapter):
-    result = run_cli('compare', chapter, *COMPARE_RUNS[chapter])
+    result = run_main('compare', chapter, *COMPARE_RUNS[chapter])
     assert result.returncode == 0, result.stdout + result.stderr
     titles, rows, (loss_diff, param_diff, tolerance) = parse_compare(result.stdout)
     assert titles[:3] == ['scratch loss', 'gluon loss', 'rel diff']
@@ -54,7 +54,7 @@ def test_compare_prints_both_versions_side_by_side_and_exits_0_when_they_agree(c
 
 @pytest.mark.parametrize('chapter', slow_if_real_data(COMPARE_RUNS))
 def test_compare_fails_when_one_side_is_perturbed(chapter):
-    result = run_cli('compare', chapter, *COMPARE_RUNS[chapter], '--perturb', '1e-2')
+    result = run_main('compare', chapter, *COMPARE_RUNS[chapter], '--perturb', '1e-2')
     assert result.returncode == 1, result.stdout + result.stderr
     line = one_line(result.stderr)
     assert 'differ' in line and line.startswith('d2l-gluon compare: error:')
@@ -68,7 +68,7 @@ def test_compare_fails_when_one_side_is_perturbed(chapter):
 
 @pytest.mark.slow
 def test_compare_mlp_agrees_without_perturbation():
-    result = run_cli('compare', 'mlp', '--num-epochs', 1)
+    result = run_main('compare', 'mlp', '--num-epochs', 1)
     assert SUMMARY_LINE.search(result.stdout) and 'Traceback' not in result.stderr, \
         'precondition: compare mlp trained both versions: ' + result.stderr
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,7 +12,7 @@ from d2l_gluon.config import make_config
 from d2l_gluon.chapters.dropout import OPTIONS, dropout, setup
 from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
 
-from .helpers import (assert_close, assert_png, run_cli, train_like_the_cli,
+from .helpers import (assert_close, assert_png, run_main, train_like_the_cli,
                       write_fashion_mnist)
 
 
@@ -131,7 +131,7 @@ def test_scratch_and_gluon_differ_with_other_masks():
 def test_dropout_command_trains_and_draws_on_a_small_data_set(tmp_path):
     data_dir = write_fashion_mnist(tmp_path / 'data', num_train=600, num_test=100)
     out = tmp_path / 'run'
-    done = run_cli('dropout', '--num-epochs', 1, '--data-dir', tmp_path / 'data', '--out', out)
+    done = run_main('dropout', '--num-epochs', 1, '--data-dir', tmp_path / 'data', '--out', out)
     assert data_dir and done.returncode == 0, done.stderr
     assert 'test acc' in done.stdout
     metrics = json.loads((out / 'metrics.json').read_text())

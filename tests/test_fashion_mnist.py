@@ -18,7 +18,7 @@ from d2l_gluon.data import get_fashion_mnist_labels, load_fashion_mnist
 from d2l_gluon.fashion_mnist import find_fashion_mnist, read_fashion_mnist
 from d2l_gluon.idx import read_idx
 
-from .helpers import (fake_fashion_mnist, idx_bytes, one_line, run_cli, write_fashion_mnist,
+from .helpers import (fake_fashion_mnist, idx_bytes, one_line, run_main, write_fashion_mnist,
                       write_idx)
 
 STEMS = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
@@ -195,7 +195,7 @@ def test_data_command_refuses_the_real_sets_swapped(tmp_path):
     for name in os.listdir(fashion_mnist.DEBIAN_FASHION_MNIST):
         split, rest = name.split('-', 1)
         os.symlink(os.path.join(fashion_mnist.DEBIAN_FASHION_MNIST, name), str(tmp_path / (swap[split] + '-' + rest)))
-    result = run_cli('data', '--data-dir', tmp_path)
+    result = run_main('data', '--data-dir', tmp_path)
     line = one_line(result.stderr)
     assert result.returncode == 2 and result.stdout == '', (result.returncode, result.stdout)
     for word in (tmp_path / 'train-images-idx3-ubyte.gz', tmp_path / 't10k-images-idx3-ubyte.gz',

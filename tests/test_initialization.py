@@ -8,7 +8,7 @@ from d2l_gluon.chapters import Trained
 from d2l_gluon.chapters import initialization as chapter
 from d2l_gluon.config import make_config
 
-from .helpers import assert_close, assert_png, run_cli, write_fashion_mnist
+from .helpers import assert_close, assert_png, run_main, write_fashion_mnist
 
 IMPLS = ('scratch', 'gluon')
 
@@ -154,7 +154,7 @@ def test_fit_returns_per_version_norms_without_epochs_and_a_summary_table():
 def test_initialization_command_measures_on_fashion_mnist_and_draws(tmp_path):
     write_fashion_mnist(tmp_path / 'data', num_train=300, num_test=10)
     out = tmp_path / 'run'
-    done = run_cli('initialization', '--num-layers', 4, '--data-dir', tmp_path / 'data', '--out', out)
+    done = run_main('initialization', '--num-layers', 4, '--data-dir', tmp_path / 'data', '--out', out)
     assert done.returncode == 0, done.stderr
     assert 'normal(1) scratch' in done.stdout and 'results in' in done.stdout
     metrics = json.loads((out / 'metrics.json').read_text())

@@ -6,7 +6,7 @@ from d2l_gluon.compare import compare
 from d2l_gluon.config import make_config
 from d2l_gluon.chapters.model_selection import OPTIONS, TRUE_B, TRUE_W, fit, load_data, poly_data
 
-from .helpers import assert_png, run_cli
+from .helpers import assert_png, run_main
 
 TRUTH = np.array(TRUE_W + [TRUE_B])
 
@@ -90,7 +90,7 @@ def test_underfitting_and_overfitting_show_in_the_losses():
 
 def test_polyfit_command_trains_every_case_and_draws_the_losses(tmp_path):
     out = tmp_path / 'run'
-    done = run_cli('polyfit', '--num-epochs', 2, '--out', out)
+    done = run_main('polyfit', '--num-epochs', 2, '--out', out)
     assert done.returncode == 0, done.stderr
     for case in ('normal', 'underfit', 'overfit'):
         assert '%s:' % case in done.stdout and '%s gluon' % case in done.stdout

@@ -13,7 +13,7 @@ from d2l_gluon.config import make_config
 from d2l_gluon.data import ArrayLoader
 from d2l_gluon.monitor import REFERENCE_EXAMPLES, Monitor, Watch
 
-from .helpers import one_line, run_cli
+from .helpers import one_line, run_main
 
 # ---- training a tiny regression model the way the regression chapters do, watched by monitors
 
@@ -221,7 +221,7 @@ def test_ctrl_c_during_a_batch_stops_training_at_the_next_batch_boundary():
     (['linreg', '--lr', '10'], []),
 ], ids=['lambd', 'lr-without-decay', 'step-divisor', 'lr'])
 def test_divergence_names_the_settings_that_likely_caused_it(tmp_path, args, causes):
-    result = run_cli(*args, '--num-epochs', 1, '--impl', 'scratch', '--out', tmp_path / 'run')
+    result = run_main(*args, '--num-epochs', 1, '--impl', 'scratch', '--out', tmp_path / 'run')
     line = one_line(result.stderr)
     assert result.returncode == 3 and 'training diverged' in line and 'smaller --lr' in line, line
     for word in causes:

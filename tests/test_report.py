@@ -21,7 +21,7 @@ from d2l_gluon.chapters import MODULES
 from d2l_gluon.chapters import chapter as chapter_module
 from d2l_gluon.config import make_config
 
-from .helpers import assert_close, run_cli, write_fashion_mnist
+from .helpers import assert_close, run_main, write_fashion_mnist
 
 CHAPTERS = list(MODULES)
 # the chapters of book 3.2-3.10, one run per version; the later ones name their runs per case
@@ -60,7 +60,7 @@ def all_run(tmp_path_factory):
     """One `d2l-gluon all` run (book defaults, every chapter, both versions), shared below."""
     out = tmp_path_factory.mktemp('all') / 'run'
     start = time.perf_counter()
-    result = run_cli('all', '--out', out)
+    result = run_main('all', '--out', out)
     result.wall_seconds = time.perf_counter() - start
     result.out = out
     return result

@@ -28,7 +28,7 @@ from d2l_gluon.chapters.softmax_regression import softmax
 from d2l_gluon.data import TEXT_LABELS, read_fashion_mnist
 from d2l_gluon.files import mxnet_path
 
-from .helpers import assert_close, one_line, run_cli, start_cli, write_fashion_mnist
+from .helpers import assert_close, one_line, run_cli, run_main, start_cli, write_fashion_mnist
 
 IMPLS = ['scratch', 'gluon']
 EPOCHS = 3
@@ -384,7 +384,7 @@ def test_ctrl_c_exits_130_and_resume_ends_like_an_uninterrupted_run(tmp_path, fa
     assert len(nd.load(str(out / state['params']))) > 0
     assert not (out / ('%s.params' % impl)).exists(), 'interrupted before %s finished' % impl
 
-    result = run_cli('softmax', '--resume', out)
+    result = run_main('softmax', '--resume', out)
     assert result.returncode == 0, result.stderr
     assert_resumed_run_equals(out, reference)
 
@@ -511,7 +511,7 @@ def small_disk(tmp_path):
 @pytest.mark.parametrize('size', ['60k', '140k', '200k'])
 def test_a_full_disk_is_one_line_exit_2_naming_the_fix(small_disk, fake_data, size):
     out = small_disk(size) / 'sm'
-    result = run_cli('softmax', '--num-epochs', 1, '--out', out, '--data-dir', fake_data)
+    result = run_main('softmax', '--num-epochs', 1, '--out', out, '--data-dir', fake_data)
     assert result.returncode == 2, result.stderr
     line = one_line(result.stderr)
     assert 'No space left' in line and 'free some space' in line and str(out) in line, line
@@ -525,7 +525,7 @@ def test_a_full_disk_is_one_line_exit_2_naming_the_fix(small_disk, fake_data, si
 
 def test_softmax_lr_100_diverges_with_exit_3_naming_epoch_and_batch_and_keeps_the_metrics(tmp_path):
     out = tmp_path / 'run'
-    result = run_cli('softmax', '--lr', 100, '--num-epochs', 2, '--out', out)
+    result = run_main('softmax', '--lr', 100, '--num-epochs', 2, '--out', out)
     assert result.returncode == 3, (result.returncode, result.stderr)
     line = one_line(result.stderr)
     where = re.search(r'epoch (\d+), batch (\d+)', line)

@@ -73,9 +73,9 @@ def _without_timings(runs):
 def test_the_sweep_command_prints_a_table_and_writes_summary_and_figure(tmp_path):
     import json
 
-    from .helpers import assert_png, run_cli
+    from .helpers import assert_png, run_main
     out = tmp_path / 'sweep'
-    result = run_cli('sweep', 'linreg', '--lr', '0.03,3', '--num-epochs', 2, '--seeds', '0,1',
+    result = run_main('sweep', 'linreg', '--lr', '0.03,3', '--num-epochs', 2, '--seeds', '0,1',
                      '--processes', 1, '--out', out)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -86,7 +86,7 @@ def test_the_sweep_command_prints_a_table_and_writes_summary_and_figure(tmp_path
     assert [(row['values']['lr'], row['impl'], row['diverged']) for row in summary['table']] == [
         (0.03, 'scratch', 0), (0.03, 'gluon', 0), (3.0, 'scratch', 2), (3.0, 'gluon', 2)]
     assert_png(out / 'sweep.png')
-    again = run_cli('sweep', 'linreg', '--lr', '0.03,0.1', '--out', out)
+    again = run_main('sweep', 'linreg', '--lr', '0.03,0.1', '--out', out)
     assert again.returncode == 2 and 'already holds a sweep' in again.stderr
 
 
@@ -101,8 +101,8 @@ def test_the_sweep_command_prints_a_table_and_writes_summary_and_figure(tmp_path
     (['--lr', '0.1,0.2', '--seeds', '0,1,0'], '--seeds 0,1,0 repeats 0'),
 ])
 def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
-    from .helpers import one_line, run_cli
-    result = run_cli('sweep', 'linreg', *tokens, '--out', tmp_path / 'sweep')
+    from .helpers import one_line, run_main
+    result = run_main('sweep', 'linreg', *tokens, '--out', tmp_path / 'sweep')
     assert result.returncode == 2
     assert message in one_line(result.stderr)
     assert not (tmp_path / 'sweep').exists()

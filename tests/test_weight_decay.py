@@ -11,7 +11,7 @@ from d2l_gluon.config import make_config
 from d2l_gluon.params import copy_to_gluon, gluon_as_scratch
 from d2l_gluon.chapters.weight_decay import OPTIONS, fit, l2_penalty, load_data, ridge, setup
 
-from .helpers import assert_close, assert_png, autograd_gradient, numeric_gradient, run_cli
+from .helpers import assert_close, assert_png, autograd_gradient, numeric_gradient, run_main
 
 
 def test_data_is_the_books_high_dimensional_regression():
@@ -112,7 +112,7 @@ def test_weight_decay_trades_training_loss_for_test_loss_as_in_the_book():
 
 def test_weight_decay_command_runs_both_penalties_and_draws(tmp_path):
     out = tmp_path / 'run'
-    done = run_cli('weight-decay', '--num-epochs', 2, '--out', out)
+    done = run_main('weight-decay', '--num-epochs', 2, '--out', out)
     assert done.returncode == 0, done.stderr
     assert 'lambda=3 gluon' in done.stdout and 'ridge' in done.stdout
     metrics = json.loads((out / 'metrics.json').read_text())
