@@ -336,15 +336,17 @@ def test_all_resume_keeps_finished_chapters(tmp_path, capsys, monkeypatch):
     out = tmp_path / 'all'
     monkeypatch.setattr(cli, 'CHAPTERS', ('linreg', 'logreg'))
     assert run_main(['all', '--out', out], capsys)[0] == 0
-    before = (out / 'linreg' / 'metrics.json').read_text()
-    metrics = read_json(out / 'logreg' / 'metrics.json')  # as if interrupted before it finished
+    # the unfinished chapter is the cheap linreg and comes first: the finished one after it is kept
+    before = (out / 'logreg' / 'metrics.json').read_text()
+    metrics = read_json(out / 'linreg' / 'metrics.json')  # as if interrupted before it finished
     del metrics['finished']
-    (out / 'logreg' / 'metrics.json').write_text(json.dumps(metrics))
+    (out / 'linreg' / 'metrics.json').write_text(json.dumps(metrics))
     code, printed, _ = run_main(['all', '--resume', out], capsys)
     assert code == 0
-    assert '== linreg: finished earlier, kept' in printed and '== logreg' in printed
-    assert (out / 'linreg' / 'metrics.json').read_text() == before
-    assert read_json(out / 'logreg' / 'metrics.json')['finished']
+    assert '== logreg: finished earlier, kept' in printed and '== linreg' in printed
+    assert '== linreg: finished earlier' not in printed
+    assert (out / 'logreg' / 'metrics.json').read_text() == before
+    assert read_json(out / 'linreg' / 'metrics.json')['finished']
 
 
 # ---- the real Fashion-MNIST: one epoch each (slow)
