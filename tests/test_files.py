@@ -8,6 +8,7 @@ under ``pytest -n 2 --dist loadfile``.
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 
@@ -208,6 +209,8 @@ def test_foreign_files_survive_every_command_that_writes_a_folder(files, capsys,
             assert code == 0, err
             assert kept(sweep, files)
         monkeypatch.setattr('sys.argv', ['linear_regression.py', '--quick', '--out', walk])
+        # walkthrough_args reads sys.argv unless ipykernel was imported (test_scripts' notebooks do)
+        monkeypatch.delitem(sys.modules, 'ipykernel', raising=False)
         assert walkthrough.walkthrough_args('linear_regression') == (True, walk)
         assert folder_contents(walk) == files
     finally:

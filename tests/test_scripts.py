@@ -51,6 +51,8 @@ def run_script(path, *args, cwd):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, 'argv', argv)
         patch.chdir(cwd)
+        # a script, not a notebook, even after nbclient imported ipykernel into this process
+        patch.delitem(sys.modules, 'ipykernel', raising=False)
         patch.delenv('D2L_QUICK', raising=False)  # --quick alone must be enough
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
