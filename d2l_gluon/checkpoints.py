@@ -20,8 +20,8 @@ PATTERN = re.compile(r'checkpoint-(?:scratch|gluon)(?:\.json|-epoch[1-9][0-9]*\.
 
 
 def version_ctx(version):
-    """Return the devices a Gluon version's parameters live on (None for scratch)."""
-    if version.scratch:
+    """Return the devices a Gluon version's parameters live on (None for scratch and PyTorch)."""
+    if version.impl != 'gluon':
         return None
     return next(iter(version.params.values())).list_ctx()
 

@@ -87,18 +87,22 @@ def run_predict(args):
 
 def _add_compare(sub):
     p = _command(sub, 'compare', run_compare,
-                 'train both versions from identical parameters and batches',
-                 'Train scratch and Gluon from the same initial parameters and batch order, print '
-                 'both per epoch with their differences, and exit 1 when they differ beyond the '
-                 'chapter tolerance.')
+                 'train the versions from identical parameters and batches',
+                 'Train scratch and Gluon (or the versions --impl names) from the same initial '
+                 'parameters and batch order, print every pair per epoch with their differences, '
+                 'and exit 1 when they differ beyond the chapter tolerance.')
     p.add_argument('chapter', choices=_trained(), help='the chapter to compare')
     p.add_argument('--num-epochs', type=_type('count'), help="passes (default: the chapter's)")
     p.add_argument('--seed', type=_type('seed'), default=0, help='random seed')
     p.add_argument('--data-dir', help='Fashion-MNIST folder (softmax, mlp; default: search)')
     p.add_argument('--tolerance', type=_type('positive'),
                    help="largest relative difference allowed (default: the chapter's)")
+    p.add_argument('--impl', type=_type('impls'), default='both', metavar='IMPLS',
+                   help='the versions to compare, comma-separated: scratch, gluon, pytorch '
+                        '(linreg, softmax, mlp, logreg); both: scratch,gluon')
     p.add_argument('--perturb', type=_type('number'), default=0.0, metavar='EPS',
-                   help='add EPS to the first Gluon bias after the copy, to see compare fail')
+                   help="add EPS to the first bias of every version but the first after the "
+                        'copy, to see compare fail')
 
 
 def _trained():
@@ -107,15 +111,20 @@ def _trained():
 
 
 def _differ(message):
-    print('d2l-gluon compare: error: scratch and Gluon differ%s' % message, file=sys.stderr)
+    print('d2l-gluon compare: error: %s' % message, file=sys.stderr)
     return 1
 
 
 def run_compare(args):
+    from .chapters import check_impls
     from .compare import compare, compare_config, outcome
+    from .config import impls
     chapter = find_chapter(args.chapter)
     config = compare_config(chapter, num_epochs=args.num_epochs, seed=args.seed, data_dir=args.data_dir)
-    lines, failure = outcome(compare(chapter, config, perturb=args.perturb), args.tolerance, args.perturb)
+    versions = impls({'impl': args.impl})
+    check_impls(chapter, {'impl': args.impl})
+    lines, failure = outcome(compare(chapter, config, perturb=args.perturb, impls=versions),
+                             args.tolerance, args.perturb)
     if lines:
         print('\n'.join(lines))
     return _differ(failure) if failure else 0

@@ -6,7 +6,7 @@ printing an epoch line with the time left, the chapter's summary and where
 the results are, as the chapter commands and `all` show them.
 """
 from . import distributed
-from .chapters import chapter as find_chapter
+from .chapters import chapter as find_chapter, check_impls
 from .monitor import Watch
 from .progress import Progress, format_epoch
 from .runs import MODEL_FILES, Run
@@ -19,6 +19,7 @@ def prepare(name, config, contexts, kvstore, folder, resume):
     share must not leave an empty run folder behind.
     """
     chapter = find_chapter(name)
+    check_impls(chapter, config)
     devices, folder = distributed.setup(contexts, kvstore, config, folder, name, resume,
                                         chapter.data_parallel)
     data = chapter.load_data(config, contexts[0])

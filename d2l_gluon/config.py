@@ -23,6 +23,15 @@ def _finite(value):
     return np.isfinite(value) and abs(value) <= FLOAT32_MAX
 
 
+# the versions a chapter may train, in the order they are drawn and trained
+IMPLS = ('scratch', 'gluon', 'pytorch')
+
+
+def _impl_list(text):
+    parts = text.split(',')
+    return len(set(parts)) == len(parts) and all(part in IMPLS for part in parts)
+
+
 # kind -> (python type, test, what a value must be)
 KINDS = {
     'count': (int, lambda v: v > 0, 'a positive integer'),
@@ -39,11 +48,15 @@ KINDS = {
     'numbers': (list, lambda v: len(v) > 0 and all(_finite(x) for x in v),
                 'a comma-separated list of finite float32 numbers'),
     'flag': (bool, lambda v: True, 'true or false'),
+    'impls': (str, lambda v: v == 'both' or _impl_list(v),
+              'scratch, gluon, pytorch, both (scratch,gluon) or a comma-separated list of them'),
     'text': (str, lambda v: True, 'text'),
 }
 
 COMMON = {
-    'impl': Option('both', ('scratch', 'gluon', 'both'), 'which version to train'),
+    'impl': Option('both', 'impls', 'which versions to train: scratch, gluon, pytorch (the notes\' '
+                   'PyTorch code, an optional extra), a comma-separated list of them, or both '
+                   '(scratch,gluon)'),
     'seed': Option(0, 'seed', 'seeds mx.random, numpy and random, and so the batch order'),
     'step_divisor': Option('batch-size', ('batch-size', 'actual', 'none'),
                            'batch-size: every sgd step divides the summed gradient by the '
@@ -136,5 +149,6 @@ def step_batch(config):
 
 
 def impls(config):
-    """Return the versions config['impl'] names, scratch first."""
-    return ('scratch', 'gluon') if config['impl'] == 'both' else (config['impl'],)
+    """Return the versions config['impl'] names, in IMPLS order: scratch, gluon, pytorch."""
+    names = ('scratch', 'gluon') if config['impl'] == 'both' else config['impl'].split(',')
+    return tuple(impl for impl in IMPLS if impl in names)

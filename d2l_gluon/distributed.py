@@ -27,7 +27,7 @@ from mxnet import autograd, nd
 
 from . import d2l
 from .chapters import Step
-from .config import step_batch
+from .config import impls as settings_impls, step_batch
 from .errors import D2LError
 from .files import default_out_dir
 from .worker import check_job, join
@@ -52,8 +52,8 @@ def check(contexts, kvstore, impls):
     names = ','.join(str(c) for c in contexts)
     if len(set(contexts)) != len(contexts):
         raise D2LError('--ctx %s names a device twice; name each device once' % names)
-    if 'scratch' in impls and (len(contexts) > 1 or kvstore):
-        raise D2LError('%s trains the Gluon version only: the scratch version runs on one device '
+    if set(impls) - {'gluon'} and (len(contexts) > 1 or kvstore):
+        raise D2LError('%s trains the Gluon version only: the scratch and PyTorch versions run on one device '
                        'without a kvstore; add --impl gluon'
                        % ('--ctx %s' % names if len(contexts) > 1 else '--kvstore %s' % kvstore))
     if len(contexts) > 1 and not kvstore:
@@ -247,7 +247,7 @@ def setup(contexts, kvstore, config, out, command, resume=False, parallel=True):
         if len(contexts) > 1 or kvstore:
             raise D2LError('%s trains on one device; pass a single --ctx and no --kvstore' % command)
         return None, out
-    impls = ('scratch', 'gluon') if config['impl'] == 'both' else (config['impl'],)
+    impls = settings_impls(config)
     check(contexts, kvstore, impls)
     if len(contexts) == 1 and not kvstore:
         return None, out  # one device: the chapter's own loop, as the book runs it

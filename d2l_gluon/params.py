@@ -40,6 +40,26 @@ def gluon_as_scratch(net):
     return params
 
 
+def as_scratch(version):
+    """Return any version's parameters in scratch layout [W1 (in, out), b1, ...] as NDArrays."""
+    if version.impl == 'pytorch':
+        from .d2l_torch import as_scratch as torch_as_scratch
+        return [nd.array(p, dtype=p.dtype) for p in torch_as_scratch(version.net, version.params)]
+    return version.params if version.scratch else gluon_as_scratch(version.net)
+
+
+def set_from_scratch(version, params):
+    """Set any version's parameters from NDArrays in scratch layout, in place."""
+    if version.impl == 'pytorch':
+        from .d2l_torch import set_from_scratch as torch_set
+        torch_set(version.net, version.params, [p.asnumpy() for p in params])
+    elif version.scratch:
+        for param, value in zip(version.params, params):
+            param[:] = value.as_in_context(param.context)
+    else:
+        copy_to_gluon(params, version.net)
+
+
 def save_scratch(path, params):
     """Save a list of scratch parameters with nd.save."""
     def write(tmp):
@@ -108,8 +128,11 @@ def export_gluon(prefix, net):
 
 
 def save_version(path, version):
-    """Save a trained version's parameters: nd.save for a scratch list, save_parameters for Gluon."""
-    if version.scratch:
+    """Save a trained version's parameters: nd.save for a scratch list (PyTorch's in scratch
+    layout), save_parameters for Gluon."""
+    if version.impl == 'pytorch':
+        save_scratch(path, as_scratch(version))
+    elif version.scratch:
         save_scratch(path, version.params)
     else:
         save_gluon(path, version.net)
@@ -117,7 +140,11 @@ def save_version(path, version):
 
 def load_version(path, version, ctx=None):
     """Load parameters saved by save_version into version, in place."""
-    if version.scratch:
+    if version.impl == 'pytorch':
+        params = as_scratch(version)
+        load_scratch(path, params)
+        set_from_scratch(version, params)
+    elif version.scratch:
         load_scratch(path, version.params)
     else:
         load_gluon(path, version.net, ctx)

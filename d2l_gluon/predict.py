@@ -47,7 +47,8 @@ def load_model(path, ctx=None):
     else:
         raise D2LError('%s is not a model file: pass scratch.params, gluon.params or the run folder'
                        % path)
-    version = chapter.setup(impl, config, ctx)
+    # pytorch.params holds the PyTorch version's parameters in scratch layout: the scratch net reads them
+    version = chapter.setup('scratch' if impl == 'pytorch' else impl, config, ctx)
     params_path = os.path.join(folder, MODEL_FILES[impl])
     load_version(params_path, version, ctx)
     return version.net, dict(description, impl=impl, path=params_path)

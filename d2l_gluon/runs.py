@@ -23,7 +23,7 @@ from .errors import D2LError, DivergenceError
 from .files import claim, prepare_out_dir, write_json
 from .params import export_gluon, load_version, save_version
 
-MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params'}
+MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params', 'pytorch': 'pytorch.params'}
 EXPORT_FILES = ('gluon-symbol.json', 'gluon-0000.params')  # export_gluon's files of prefix 'gluon'
 
 

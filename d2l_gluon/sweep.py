@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from . import progress
-from .chapters import chapter as find_chapter
+from .chapters import chapter as find_chapter, check_impls
 from .config import impls, make_config
 from .errors import D2LError, DivergenceError
 from .files import claim, own_files, prepare_out_dir, write_json
@@ -70,6 +70,7 @@ def run_one(chapter_name, config):
     Each version trains on its own, so one that diverges does not stop the other.
     """
     chapter = find_chapter(chapter_name)
+    check_impls(chapter, config)
     runs, diverged = {}, {}
 
     def record(impl, epoch_record, version):

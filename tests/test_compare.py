@@ -95,12 +95,14 @@ def config_of(chapter, fake_data, **changes):
 def test_compare_finds_every_chapters_versions_equal_within_its_tolerance(fake_data, chapter):
     module, config = config_of(chapter, fake_data)
     result = comparison.compare(module, config)
-    assert result['tolerance'] == module.compare.tolerance and result['dtype'] == module.compare.dtype
-    assert [epoch for epoch, _ in result['epochs']] == [1, 2]
-    assert max(result['loss_diff'], result['param_diff']) <= result['tolerance']
-    assert result['loss_diff'] == max(row['loss'][2] for _, row in result['epochs'])
-    first_loss = result['epochs'][0][1]['loss'][1]
-    for _, row in result['epochs']:
+    assert result.tolerance == module.compare.tolerance and result.dtype == module.compare.dtype
+    assert [pair.names for pair in result.pairs] == [('scratch', 'gluon')]
+    pair = result.pairs[0]
+    assert [epoch for epoch, _ in pair.epochs] == [1, 2]
+    assert max(result.loss_diff, result.param_diff) <= result.tolerance and result.agree
+    assert result.loss_diff == pair.loss_diff == max(row['loss'][2] for _, row in pair.epochs)
+    first_loss = pair.epochs[0][1]['loss'][1]
+    for _, row in pair.epochs:
         for key, (scratch, gluon, difference) in row.items():
             # the loss is judged against its size after epoch 1 (float32 rounding near the floor)
             scale = first_loss if key == 'loss' else 0
@@ -120,7 +122,8 @@ def test_a_loss_at_the_noise_floor_is_judged_against_its_size_after_epoch_1():
 def test_compare_sees_a_perturbed_start_in_every_chapter(fake_data, chapter):
     module, config = config_of(chapter, fake_data)
     result = comparison.compare(module, config, perturb=1e-2)
-    assert 'diverged' in result or max(result['loss_diff'], result['param_diff']) > result['tolerance']
+    assert not result.agree
+    assert result.diverged is not None or max(result.loss_diff, result.param_diff) > result.tolerance
 
 
 def test_relative_difference_is_max_abs_difference_over_max_abs_reference():

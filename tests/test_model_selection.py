@@ -43,13 +43,13 @@ def test_each_case_takes_its_columns_examples_and_batch_size():
 @pytest.mark.parametrize('case', ['normal', 'underfit', 'overfit'])
 def test_scratch_and_gluon_agree_epoch_by_epoch_from_one_start(case):
     result = compare(model_selection.CHAPTER, make_config(OPTIONS, case=case, num_epochs=5))
-    assert [epoch for epoch, _ in result['epochs']] == [1, 2, 3, 4, 5]
-    assert result['loss_diff'] < 1e-5 and result['param_diff'] < 1e-5, result
+    assert [epoch for epoch, _ in result.pairs[0].epochs] == [1, 2, 3, 4, 5]
+    assert result.loss_diff < 1e-5 and result.param_diff < 1e-5, result
 
 
 def test_compare_fails_when_gluon_starts_elsewhere():
     result = compare(model_selection.CHAPTER, make_config(OPTIONS, case='normal', num_epochs=2), perturb=0.1)
-    assert result['param_diff'] > 1e-3
+    assert result.param_diff > 1e-3
 
 
 def test_least_squares_reference_of_each_case():

@@ -53,12 +53,15 @@ def test_openblas_is_tuned_only_before_mxnet_loads_and_never_overridden():
 # what each file of the book layer may import; a name stands for itself and everything under it
 # (``mxnet`` covers ``mxnet.gluon.nn``, ``d2l_gluon.config`` covers ``from ..config import Option``)
 D2L_MAY_IMPORT = ['mxnet', 'numpy', 'd2l_gluon.data', 'd2l_gluon.errors']
+# the notes' PyTorch code: torch imported inside its functions, never at start-up
+D2L_TORCH_MAY_IMPORT = D2L_MAY_IMPORT + ['dataclasses', 'torch']
 CHAPTERS_MAY_IMPORT = [
     'mxnet', 'numpy', 'collections', 'dataclasses', 'typing', 'os', 'importlib',
     'd2l_gluon.seed',  # the package's seed(), not the package: d2l_gluon.runs is not under it
     'd2l_gluon.d2l', 'd2l_gluon.data', 'd2l_gluon.fashion_mnist', 'd2l_gluon.errors',
     'd2l_gluon.config', 'd2l_gluon.params', 'd2l_gluon.plot',
     'd2l_gluon.chapters',  # the Version record and the other chapters
+    'd2l_gluon.d2l_torch', 'torch',  # the notes' PyTorch code, imported inside its functions
 ]
 # the tooling, which wraps the book layer from outside and is never imported by it
 TOOLING = ['d2l_gluon.' + name for name in ('runs', 'checkpoints', 'progress', 'distributed', 'cli',
@@ -96,7 +99,8 @@ def book_layer():
     import glob
     import os
     root = os.path.dirname(d2l_gluon.__file__)
-    files = [(os.path.join(root, 'd2l.py'), 'd2l_gluon', D2L_MAY_IMPORT)]
+    files = [(os.path.join(root, 'd2l.py'), 'd2l_gluon', D2L_MAY_IMPORT),
+             (os.path.join(root, 'd2l_torch.py'), 'd2l_gluon', D2L_TORCH_MAY_IMPORT)]
     chapters = sorted(glob.glob(os.path.join(root, 'chapters', '*.py')))
     return files + [(path, 'd2l_gluon.chapters', CHAPTERS_MAY_IMPORT) for path in chapters]
 
@@ -118,7 +122,7 @@ def test_the_import_check_resolves_relative_imports_and_refuses_the_tooling():
 
 def test_d2l_and_the_chapters_import_nothing_of_the_tooling():
     files = book_layer()
-    assert len(files) >= 9, files  # d2l.py, chapters/__init__.py and the eight chapters
+    assert len(files) >= 10, files  # d2l.py, d2l_torch.py, chapters/__init__.py, eight chapters
     found = {}
     for path, package, allowed in files:
         with open(path) as f:

@@ -73,12 +73,12 @@ def test_scratch_penalty_step_equals_gluon_wd_step(batch_size):
 def test_compare_agrees_epoch_by_epoch_and_fails_when_gluon_lacks_decay(monkeypatch):
     config = make_config(OPTIONS, lambd=[3.0], num_epochs=3)
     result = compare(weight_decay.CHAPTER, config)
-    assert result['loss_diff'] < 1e-5 and result['param_diff'] < 1e-5, result
+    assert result.loss_diff < 1e-5 and result.param_diff < 1e-5, result
     # the same Gluon set-up without wd must be caught
     original = weight_decay.gluon_setup
     monkeypatch.setattr(weight_decay, 'gluon_setup',
                         lambda config, ctx=None: original(dict(config, lambd=[0.0]), ctx))
-    assert compare(weight_decay.CHAPTER, config)['param_diff'] > 1e-2
+    assert compare(weight_decay.CHAPTER, config).param_diff > 1e-2
 
 
 def test_ridge_solves_its_normal_equation_and_leaves_b_unpenalised():
@@ -138,7 +138,7 @@ def test_scratch_and_gluon_agree_for_every_accepted_batch_and_the_rest_is_refuse
     tolerance = weight_decay.CHAPTER.compare.tolerance
     if _divides_the_training_set(batch_size, step_divisor):
         result = compare(weight_decay.CHAPTER, config)
-        assert max(result['loss_diff'], result['param_diff']) < tolerance, result
+        assert max(result.loss_diff, result.param_diff) < tolerance, result
         return
     with pytest.raises(d2l_gluon.D2LError, match='--batch-size %d' % batch_size) as refused:
         compare(weight_decay.CHAPTER, config)
@@ -147,7 +147,7 @@ def test_scratch_and_gluon_agree_for_every_accepted_batch_and_the_rest_is_refuse
         fit(dict(config, impl='scratch'))  # the library refuses it too, not only the settings
     # the refusal is needed: without it the two versions part
     monkeypatch.setattr(weight_decay, 'check_penalty_weight', lambda config: None)
-    assert compare(weight_decay.CHAPTER, config)['param_diff'] > 100 * tolerance
+    assert compare(weight_decay.CHAPTER, config).param_diff > 100 * tolerance
 
 
 @pytest.mark.parametrize('argv, words', [

@@ -10,8 +10,9 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Optional
 
-from .. import d2l
+from .. import d2l, d2l_torch
 from ..config import impls
+from ..errors import D2LError
 
 # command -> module, in the book's order
 MODULES = {'linreg': 'linear_regression', 'softmax': 'softmax_regression', 'mlp': 'mlp',
@@ -45,7 +46,8 @@ class Chapter:
     compare is None for a chapter that trains nothing; checkpoints says
     whether a run is worth resuming epoch by epoch; data_parallel whether its
     Gluon version trains on several devices; model_keys, for a classifier
-    predict can load, the settings that rebuild its net.
+    predict can load, the settings that rebuild its net; impls the versions
+    it has (the chapters of the notes' PyTorch code add 'pytorch').
     """
     name: str
     title: str
@@ -63,6 +65,7 @@ class Chapter:
     checkpoints: bool = False
     data_parallel: bool = False
     model_keys: Optional[tuple] = None
+    impls: tuple = ('scratch', 'gluon')  # the versions it has; --impl may name only these
     epoch_seconds: float = 0.1  # a rough guess of one epoch of one version, for the time left of all
 
 
@@ -71,14 +74,27 @@ def chapter(name):
     return importlib.import_module('.' + MODULES[name], __name__).CHAPTER
 
 
+def check_impls(record, config):
+    """Raise D2LError unless record (a Chapter) has every version config['impl'] names, and
+    PyTorch is installed when it is one of them."""
+    missing = [impl for impl in impls(config) if impl not in record.impls]
+    if missing:
+        raise D2LError('%s has no %s version; --impl takes %s here'
+                       % (record.name, ' or '.join(missing), ', '.join(record.impls)))
+    if 'pytorch' in impls(config):
+        d2l_torch.need_torch()
+
+
 @dataclasses.dataclass(frozen=True)
 class Version:
     """One version of a chapter's model, as the book trains it: net, loss, and sgd or a trainer.
 
-    impl is 'scratch' or 'gluon'.  A scratch version steps with
+    impl is 'scratch', 'gluon' or 'pytorch'.  A scratch version steps with
     sgd(params, lr, batch_size) on its list of parameters; a Gluon version
     with trainer.step(batch_size) (anything with such a step), and its
-    params are the net's ParameterDict.
+    params are the net's ParameterDict; a PyTorch version (d2l_torch.py)
+    with trainer.step(l, batch_size) from the batch's per-example losses l,
+    and its params are a list of tensors.
     """
     impl: str
     net: Callable
@@ -125,6 +141,16 @@ class Fit:
 def first(ctx):
     """Return the first device of a device or a list of devices."""
     return ctx[0] if isinstance(ctx, (list, tuple)) else ctx
+
+
+def cast(params, dtype):
+    """Return params in dtype with gradients attached (themselves for float32): compare's float64."""
+    if dtype == 'float32':
+        return params
+    params = [p.astype(dtype) for p in params]
+    for p in params:
+        p.attach_grad()
+    return params
 
 
 def train_versions(setup, train, config, data, ctx=None, watch=None, run='{}'):

@@ -5,6 +5,7 @@ loss and set-up, then "# ---- concise (Gluon)", then ``fit``, which trains
 both, and the closed-form least-squares solution both are checked against.
 """
 import collections
+import dataclasses
 import os
 
 import numpy as np
@@ -12,11 +13,11 @@ from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
 from .. import d2l, plot
-from ..config import Option, step_batch
+from ..config import IMPLS, Option, step_batch
 from ..data import ArrayLoader
 from ..errors import D2LError
-from ..params import gluon_as_scratch
-from . import Chapter, Compare, Fit, Version, train_versions
+from ..params import as_scratch
+from . import Chapter, Compare, Fit, Version, cast, train_versions
 
 OPTIONS = {
     'num_epochs': Option(3, 'count', 'passes over the training set'),
@@ -40,6 +41,8 @@ PRESETS = {
     'book': {},
     'note-000': {'num_examples': 10000, 'true_w': [2.0, -3.5], 'true_b': 3.7, 'lr': 0.01,
                  'num_epochs': 5},
+    # note 002 (PyTorch): true w = [-1, 1], b = 2, noise 0.1, w drawn from N(0, 0.1²)
+    'note-002': {'true_w': [-1.0, 1.0], 'true_b': 2.0, 'noise': 0.1, 'init_std': 0.1},
     'straight-dope': {'init_std': 1.0, 'loss': 'full', 'step_divisor': 'none', 'lr': 0.001,
                       'num_epochs': 5, 'print_batches': 100},
 }
@@ -126,9 +129,31 @@ def gluon_setup(config, ctx=None, loss=None):
     return Version('gluon', net, loss, net.collect_params(), trainer=trainer)
 
 
-def setup(impl, config, ctx=None):
-    """Return the Version of impl ('scratch' or 'gluon')."""
-    return (scratch_setup if impl == 'scratch' else gluon_setup)(config, ctx)
+# ---- PyTorch (the notes' code): note 002's tensors with requires_grad, its reg, loss and gd
+
+def pytorch_setup(config, ctx=None, loss=None, dtype='float32'):
+    """Return the PyTorch Version: w, b copied from the scratch draw, requires_grad, the notes' sgd."""
+    from .. import d2l_torch
+    start = init_params(config['num_inputs'], ctx, config.get('init_std', 0.01))
+    w, b = d2l_torch.leaves(cast(start, dtype))  # w (num_inputs, 1), b (1,), as the notes draw them
+    if loss is None:
+        loss = full_squared_loss if config['loss'] == 'full' else d2l_torch.squared_loss
+    return Version('pytorch', lambda X: d2l_torch.linreg(X, w, b), loss, [w, b], config['lr'],
+                   d2l_torch.SGD([w, b], config['lr']))
+
+
+def setup(impl, config, ctx=None, dtype='float32', loss=None):
+    """Return the Version of impl ('scratch', 'gluon' or 'pytorch') in dtype, with loss if given."""
+    if impl == 'pytorch':
+        return pytorch_setup(config, ctx, loss, dtype)
+    version = (scratch_setup if impl == 'scratch' else gluon_setup)(config, ctx, loss)
+    if dtype == 'float32':
+        return version
+    if version.scratch:
+        params = cast(version.params, dtype)
+        return dataclasses.replace(version, net=lambda X: linreg(X, *params), params=params)
+    version.net.cast(dtype)
+    return version
 
 
 # ---- training
@@ -145,20 +170,32 @@ def train(version, data, config, monitor=None, evaluate=evaluate):
     the loss on the whole training set here; the chapters after this one
     pass their own (training and test loss, ||w||, accuracies).
     """
+    evaluated = version
+    if version.impl == 'pytorch':  # evaluate() takes NDArrays: the PyTorch net and loss are wrapped
+        from .. import d2l_torch
+        evaluated = d2l_torch.on_ndarrays(version)
     history = []
     for epoch in range(config['num_epochs']):
-        l_sums, _, sizes = d2l.train_epoch_ch3(version.net, data.train_iter, version.loss,
-                                               version.updater, step_batch(config), accuracy=None)
-        history.append(dict(epoch=epoch + 1, **evaluate(version, data)))
+        l_sums, _, sizes = train_epoch(version, data.train_iter, step_batch(config))
+        history.append(dict(epoch=epoch + 1, **evaluate(evaluated, data)))
         if monitor is not None:
             monitor.on_epoch(history[-1], l_sums, sizes)
     return history
 
 
+def train_epoch(version, train_iter, batch_size):
+    """Return (loss sums, None, sizes) of one pass of d2l's train_epoch_ch3, or of its PyTorch twin."""
+    if version.impl == 'pytorch':
+        from .. import d2l_torch
+        return d2l_torch.train_epoch_ch3(version.net, train_iter, version.loss, version.trainer,
+                                         batch_size, accuracy=None)
+    return d2l.train_epoch_ch3(version.net, train_iter, version.loss, version.updater, batch_size,
+                               accuracy=None)
+
+
 def fitted_params(version):
     """Return a version's trained (w (d, 1), b (1,)) as numpy arrays in scratch layout."""
-    params = version.params if version.scratch else gluon_as_scratch(version.net)
-    return tuple(p.asnumpy() for p in params)
+    return tuple(p.asnumpy() for p in as_scratch(version))
 
 
 def fit(config, ctx=None, watch=None, data=None):
@@ -185,8 +222,9 @@ def regression_metrics(trained, reference, method):
     w, b = reference[:2]
     metrics = {'runs': runs, 'reference': {'method': method, 'w': w.ravel().tolist(),
                                            'b': b.ravel().tolist()}}
-    if len(fitted) == 2:
-        metrics['max_abs_diff'] = float(np.abs(fitted['scratch'] - fitted['gluon']).max())
+    if len(fitted) >= 2:
+        values = np.array(list(fitted.values()))
+        metrics['max_abs_diff'] = float((values.max(axis=0) - values.min(axis=0)).max())
     return metrics
 
 
@@ -197,7 +235,8 @@ def summary(config, metrics):
     rows.append(('closed form', metrics['reference']['w'] + metrics['reference']['b']))
     lines = format_table(['w[%d]' % i for i in range(config['num_inputs'])] + ['b'], rows)
     if 'max_abs_diff' in metrics:
-        lines.append('largest |scratch - gluon| difference: %.3g' % metrics['max_abs_diff'])
+        lines.append('largest |%s| difference: %.3g' % (' - '.join(metrics['runs']),
+                                                         metrics['max_abs_diff']))
     return lines
 
 
@@ -237,4 +276,5 @@ def figures(config, result, folder):
 
 
 CHAPTER = Chapter('linreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
-                  figures, lambda config: ('data.png', 'loss.png'), train, complete, PRESETS, Compare(1e-5), epoch_seconds=0.1)
+                  figures, lambda config: ('data.png', 'loss.png'), train, complete, PRESETS,
+                  Compare(1e-5), impls=IMPLS, epoch_seconds=0.1)

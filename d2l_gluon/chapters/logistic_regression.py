@@ -13,13 +13,14 @@ import numpy as np
 from mxnet import gluon, nd
 
 from .. import plot
-from ..config import Option
+from ..config import IMPLS, Option
 from ..data import ArrayLoader, check_size, shuffled_indices
 from ..errors import D2LError
-from . import Chapter, Compare, Fit, Step, linear_regression, train_versions
+from . import Chapter, Compare, Fit, Step, Version, linear_regression, train_versions
 from .linear_regression import format_table
 from .linear_regression import linreg as logreg  # noqa: F401  (the model: logits z = X w + b)
 from .linear_regression import regression_metrics
+from .logistic_newton import newton, sigmoid_np  # noqa: F401  (the maximum-likelihood reference)
 # the stable sigmoid is the MLP chapter's activation
 from .mlp import sigmoid, sign_and_exp_neg_abs
 
@@ -155,18 +156,40 @@ def gluon_loss():
     return gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=False)
 
 
-def setup(impl, config, ctx=None):
-    """Return the Version of impl: linear regression's model with binary cross-entropy.
+# ---- PyTorch (the notes' code): note 003's nn.Linear, binary cross-entropy and optim.SGD
+
+def pytorch_setup(config, ctx=None, dtype='float32'):
+    """Return the PyTorch Version: nn.Linear(d, 1) set to the scratch draw, BCE on logits, optim.SGD.
+
+    The note writes BCELoss(sigmoid(z)); BCEWithLogitsLoss is the same loss in the stable
+    formula above (BCELoss clamps log σ(z) at -100 instead), as gluon's twin computes it.
+    """
+    from torch import nn, optim
+
+    from .. import d2l_torch
+    start = linear_regression.init_params(config['num_inputs'], ctx, config.get('init_std', 0.01))
+    net = d2l_torch.copy_to_torch(start, nn.Linear(config['num_inputs'], 1), dtype)
+    loss = nn.BCEWithLogitsLoss(reduction='none')
+    return Version('pytorch', net, lambda z, y: loss(z, y.reshape(z.shape)), list(net.parameters()),
+                   config['lr'], d2l_torch.Optimizer(optim.SGD(net.parameters(), lr=config['lr'])))
+
+
+def setup(impl, config, ctx=None, dtype='float32'):
+    """Return the Version of impl: linear regression's model with binary cross-entropy, in dtype.
 
     With config['loss'] == 'sum' the updater divides by 1, not the batch size: a step follows
     the batch's summed loss, as the lecture's BCELoss(size_average=False) does.
     """
     config = dict(config, num_inputs=1 if config['data'] == 'hours' else len(config['mean0']))
-    if impl == 'scratch':
-        version = linear_regression.scratch_setup(config, ctx, loss=binary_cross_entropy)
+    if impl == 'pytorch':
+        version = pytorch_setup(config, ctx, dtype)
     else:
-        version = linear_regression.gluon_setup(config, ctx, loss=gluon_loss())
-    if config['loss'] == 'sum':
+        loss = binary_cross_entropy if impl == 'scratch' else gluon_loss()
+        version = linear_regression.setup(impl, config, ctx, dtype, loss)
+    if config['loss'] == 'sum' and impl == 'pytorch':
+        trainer = version.trainer
+        version = dataclasses.replace(version, trainer=Step(lambda l, batch_size: trainer.step(l, 1)))
+    elif config['loss'] == 'sum':
         step = version.updater
         version = dataclasses.replace(version, trainer=Step(lambda batch_size: step(1)))
     return version
@@ -201,6 +224,9 @@ def fit(config, ctx=None, watch=None, data=None):
 
 def probability(version, X):
     """Return a trained version's P(y = 1 | X) = σ(net(X)) as numpy, shape (n,)."""
+    if version.impl == 'pytorch':
+        from .. import d2l_torch
+        version = d2l_torch.on_ndarrays(version)
     return sigmoid(version.net(X)).asnumpy().ravel()
 
 
@@ -222,48 +248,11 @@ def summary(config, metrics):
         lines += ['largest |%s - newton| difference: %.3g' % (impl, run['max_abs_diff_newton'])
                   for impl, run in runs.items()]
     if 'max_abs_diff' in metrics:
-        lines.append('largest |scratch - gluon| difference: %.3g' % metrics['max_abs_diff'])
+        lines.append('largest |%s| difference: %.3g' % (' - '.join(runs), metrics['max_abs_diff']))
     key = 'p_pass_%g_hours' % PASS_HOURS
     lines += ['%-7s P(pass | %g hours) = %.4f, P = 0.5 at %.4f hours'
               % (impl, PASS_HOURS, run[key], run['boundary']) for impl, run in runs.items() if key in run]
     return lines
-
-
-# ---- Newton's method (the maximum-likelihood reference)
-
-def newton(features, labels, max_iter=50, tol=1e-10):
-    """Return (w (d, 1), b (1,), iterations, converged): the maximum-likelihood fit by Newton's method.
-
-    Iteratively reweighted least squares in float64: solve H step = g for the negative log-likelihood's
-    gradient g = Aᵀ(p - y) and Hessian H = Aᵀ diag(p(1 - p)) A, A = [X 1], p = σ(A θ), until the step
-    is below tol relative to θ.  Separable data (the hours set) have no finite maximum: converged False.
-    """
-    X = np.asarray(features.asnumpy(), dtype=np.float64)
-    y = np.asarray(labels.asnumpy(), dtype=np.float64).reshape(-1)
-    A = np.hstack([X.reshape(len(y), -1), np.ones((len(y), 1))])
-    theta = np.zeros(A.shape[1])
-    converged, iterations = False, 0
-    for iterations in range(1, max_iter + 1):
-        z = A @ theta
-        p = sigmoid_np(z)
-        # p (1 - p) as σ(z) σ(-z): 1 - p would round to 0 for z > 37 and lose the Hessian
-        H = A.T @ (A * (p * sigmoid_np(-z))[:, None])
-        try:
-            step = np.linalg.solve(H, A.T @ (p - y))
-        except np.linalg.LinAlgError:  # every p saturated at 0 or 1: separable data
-            break
-        if not np.all(np.isfinite(step)):
-            break
-        theta = theta - step
-        if np.abs(step).max() <= tol * (1 + np.abs(theta).max()):
-            converged = True
-            break
-    return theta[:-1].reshape(-1, 1), theta[-1:], iterations, converged
-
-
-def sigmoid_np(z):
-    """Return σ(z) for a float64 numpy array, without overflow: exp(-log(1 + e^-z))."""
-    return np.exp(-np.logaddexp(0, -z))
 
 
 # ---- figures
@@ -296,4 +285,4 @@ def figure_names(config):
 
 CHAPTER = Chapter('logreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
                   figures, figure_names, train, complete, compare=Compare(1e-5, changes={'data': 'blobs'}),
-                  epoch_seconds=0.003)
+                  impls=IMPLS, epoch_seconds=0.003)

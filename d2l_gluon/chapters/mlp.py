@@ -12,10 +12,10 @@ from mxnet import autograd, init, nd
 from mxnet.gluon import nn
 
 from .. import plot
-from ..config import Option
-from . import Chapter, Compare, Version, first, softmax_regression
+from ..config import IMPLS, Option
+from . import Chapter, Compare, Version, cast, first, softmax_regression
 from .softmax_regression import (NUM_INPUTS, NUM_OUTPUTS, affine, cross_entropy, fit_classifier,
-                                 gluon_classifier)
+                                 gluon_classifier, pytorch_classifier)
 
 OPTIONS = dict(
     softmax_regression.OPTIONS,
@@ -106,16 +106,6 @@ def scratch_setup(config, ctx=None, dtype='float32'):
                    lr=config['lr'])
 
 
-def cast(params, dtype):
-    """Return params in dtype with gradients attached (themselves for float32): compare's float64."""
-    if dtype == 'float32':
-        return params
-    params = [p.astype(dtype) for p in params]
-    for p in params:
-        p.attach_grad()
-    return params
-
-
 # ---- concise (Gluon)
 
 def gluon_net(num_inputs=NUM_INPUTS, num_hiddens=256, num_outputs=NUM_OUTPUTS, activation='relu',
@@ -138,10 +128,24 @@ def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
     return gluon_classifier(net, start, config['lr'], kvstore, dtype)
 
 
+# ---- PyTorch (the notes' code)
+
+def pytorch_setup(config, ctx=None, dtype='float32'):
+    """Return the PyTorch Version: nn.Sequential(nn.Flatten(), nn.Linear, activation, nn.Linear)."""
+    from torch import nn
+    start = init_params(num_hiddens=config['num_hiddens'], ctx=first(ctx))
+    activation = {'relu': nn.ReLU, 'sigmoid': nn.Sigmoid, 'tanh': nn.Tanh}[config['activation']]
+    net = nn.Sequential(nn.Flatten(), nn.Linear(NUM_INPUTS, config['num_hiddens']), activation(),
+                        nn.Linear(config['num_hiddens'], NUM_OUTPUTS))
+    return pytorch_classifier(net, start, config['lr'], dtype)
+
+
 def setup(impl, config, ctx=None, **options):
-    """Return the Version of impl ('scratch' or 'gluon'); options: kvstore (Gluon), dtype."""
+    """Return the Version of impl ('scratch', 'gluon' or 'pytorch'); options: kvstore (Gluon), dtype."""
     if impl == 'scratch':
         return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
+    if impl == 'pytorch':
+        return pytorch_setup(config, ctx, options.get('dtype', 'float32'))
     return gluon_setup(config, ctx, **options)
 
 
@@ -173,4 +177,4 @@ CHAPTER = Chapter(
     # of the ReLU kink in the two versions, after which they drift apart for no fault of either
     compare=Compare(1e-4, 'float64'),
     checkpoints=True, data_parallel=True, model_keys=('num_hiddens', 'activation'),
-    epoch_seconds=1.2)
+    impls=IMPLS, epoch_seconds=1.2)

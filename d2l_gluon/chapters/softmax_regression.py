@@ -16,11 +16,11 @@ from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
 from .. import d2l, plot
-from ..config import Option, step_batch
+from ..config import IMPLS, Option, step_batch
 from ..data import TEXT_LABELS, to_tensor
 from ..fashion_mnist import read_fashion_mnist
-from ..params import copy_to_gluon, gluon_as_scratch
-from . import Chapter, Compare, Fit, Version, first, train_versions
+from ..params import as_scratch, copy_to_gluon
+from . import Chapter, Compare, Fit, Version, cast, first, train_versions
 
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
@@ -98,9 +98,9 @@ def scratch_net(params):
     return lambda X: softmax_regression(X, W, b)
 
 
-def scratch_setup(config, ctx=None):
+def scratch_setup(config, ctx=None, dtype='float32'):
     """Return the scratch Version: softmax_regression on [W, b], cross_entropy, sgd with config['lr']."""
-    params = init_params(ctx=ctx)
+    params = cast(init_params(ctx=ctx), dtype)
     return Version('scratch', scratch_net(params), cross_entropy, params, lr=config['lr'])
 
 
@@ -144,17 +144,45 @@ def gluon_setup(config, ctx=None, kvstore='device', dtype='float32'):
     return gluon_classifier(gluon_net(ctx=ctx), start, config['lr'], kvstore, dtype)
 
 
+# ---- PyTorch (the notes' code)
+
+def pytorch_classifier(net, start, lr, dtype='float32'):
+    """Return the PyTorch Version: net set to the scratch draw start, nn.CrossEntropyLoss, optim.SGD."""
+    from torch import nn, optim
+
+    from .. import d2l_torch
+    net = d2l_torch.copy_to_torch(start, net, dtype)
+    loss = nn.CrossEntropyLoss(reduction='none')  # per example: the loop sums, as the book's does
+    return Version('pytorch', net, lambda y_hat, y: loss(y_hat, y.long()), list(net.parameters()),
+                   lr, d2l_torch.Optimizer(optim.SGD(net.parameters(), lr=lr)))
+
+
+def pytorch_setup(config, ctx=None, dtype='float32'):
+    """Return the PyTorch Version: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), as the notes write it."""
+    from torch import nn
+    start = init_params(ctx=first(ctx))
+    net = nn.Sequential(nn.Flatten(), nn.Linear(NUM_INPUTS, NUM_OUTPUTS))
+    return pytorch_classifier(net, start, config['lr'], dtype)
+
+
 def setup(impl, config, ctx=None, **options):
-    """Return the Version of impl ('scratch' or 'gluon'); options: kvstore (Gluon)."""
+    """Return the Version of impl ('scratch', 'gluon' or 'pytorch'); options: kvstore (Gluon), dtype."""
     if impl == 'scratch':
-        return scratch_setup(config, ctx)
+        return scratch_setup(config, first(ctx), options.get('dtype', 'float32'))
+    if impl == 'pytorch':
+        return pytorch_setup(config, ctx, options.get('dtype', 'float32'))
     return gluon_setup(config, ctx, **options)
 
 
 # ---- training (book 3.6.6)
 
 def train(version, data, config, monitor=None):
-    """Train a version with the book's train_ch3; return its epoch records."""
+    """Train a version with the book's train_ch3 (its PyTorch twin for pytorch); return its records."""
+    if version.impl == 'pytorch':
+        from .. import d2l_torch
+        return d2l_torch.train_ch3(version.net, data.train_iter, data.test_iter, version.loss,
+                                   config['num_epochs'], step_batch(config), version.trainer,
+                                   monitor)
     return d2l.train_ch3(version.net, data.train_iter, data.test_iter, version.loss,
                          config['num_epochs'], step_batch(config), version.params, version.lr,
                          version.trainer, monitor)
@@ -170,9 +198,9 @@ def fit_classifier(setup, config, ctx=None, watch=None, data=None):
     data = data or load_data(config, ctx)
     trained = train_versions(setup, train, config, data, ctx, watch)
     metrics = {'runs': {impl: {'epochs': run.history} for impl, run in trained.items()}}
-    if len(trained) == 2:
+    if len(trained) >= 2:
         finals = [run.history[-1]['test_acc'] for run in trained.values()]
-        metrics['max_abs_diff'] = abs(finals[0] - finals[1])
+        metrics['max_abs_diff'] = max(finals) - min(finals)
     return Fit(metrics, trained, data)
 
 
@@ -185,13 +213,22 @@ def summary(config, metrics):
             impl, last['loss'], last['train_acc'], last['test_acc'],
             sum(e['seconds'] for e in run['epochs'])))
     if 'max_abs_diff' in metrics:
-        lines.append('|scratch - gluon| test accuracy difference: %.4f' % metrics['max_abs_diff'])
+        lines.append('|%s| test accuracy difference: %.4f'
+                     % (' - '.join(metrics['runs']), metrics['max_abs_diff']))
     return lines
 
 
 def predict(net, X):
     """Return class probabilities softmax(net(X)) as numpy, shape (n, 10)."""
     return softmax(net(X)).asnumpy().astype(np.float64)
+
+
+def probabilities(version, X):
+    """Return a trained version's class probabilities for an NDArray X, shape (n, 10)."""
+    if version.impl == 'pytorch':
+        from .. import d2l_torch
+        version = d2l_torch.on_ndarrays(version)
+    return predict(version.net, X)
 
 
 # ---- figures
@@ -207,10 +244,10 @@ def classifier_figures(config, result, folder):
     truth = d2l.get_fashion_mnist_labels(test_labels[:20])
     titles = [[(label, 'black')] for label in truth]
     for impl, run in trained.items():
-        predicted = d2l.get_fashion_mnist_labels(predict(run.version.net, X).argmax(axis=1))
+        predicted = d2l.get_fashion_mnist_labels(probabilities(run.version, X).argmax(axis=1))
         for title, label, guess in zip(titles, truth, predicted):
             title.append(('%s: %s' % (impl[0].upper(), guess), 'black' if guess == label else 'red'))
-    names = ', '.join('%s: %s' % (impl[0].upper(), 'Gluon' if impl == 'gluon' else impl)
+    names = ', '.join('%s: %s' % (impl[0].upper(), {'gluon': 'Gluon', 'pytorch': 'PyTorch'}.get(impl, impl))
                       for impl in trained)
     plot.image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'),
                     suptitle='true label, then the prediction of %s (red: wrong)' % names)
@@ -218,9 +255,7 @@ def classifier_figures(config, result, folder):
 
 def _device(version):
     """Return the (first) device a trained version's parameters live on."""
-    if version.scratch:
-        return version.params[0].context
-    return next(iter(version.params.values())).list_ctx()[0]
+    return as_scratch(version)[0].context
 
 
 def figures(config, result, folder):
@@ -229,8 +264,7 @@ def figures(config, result, folder):
     images, titles = [], []
     for impl, run in result.trained.items():
         version = run.version
-        params = version.params if version.scratch else gluon_as_scratch(version.net)
-        images += list(params[0].asnumpy().T.reshape(-1, 28, 28))
+        images += list(as_scratch(version)[0].asnumpy().T.reshape(-1, 28, 28))
         titles += ['%s\n%s' % (impl, label) for label in TEXT_LABELS]
     plot.image_grid(images, titles, os.path.join(folder, 'weights.png'), cmap='RdBu_r',
                     symmetric=True)
@@ -243,4 +277,4 @@ CHAPTER = Chapter(
     checkpoints=True,  # minutes to run: resume from the last finished epoch
     data_parallel=True,  # the Gluon version trains on several devices or processes
     model_keys=(),  # model.json: what predict needs to rebuild the net
-    epoch_seconds=0.4)
+    impls=IMPLS, epoch_seconds=0.4)
