@@ -118,3 +118,61 @@ def fashion_mnist(chapter, config, quick):
 def subset(loader, n):
     """Return an ArrayLoader over the first n examples of an in-memory loader."""
     return ArrayLoader(loader.features[:n], loader.labels[:n], loader.batch_size, loader.shuffle)
+
+
+# ---- the notes' PyTorch calls beside the MXNet calls they become, read from the running source
+
+def translation_steps():
+    """Return the steps the notes write in PyTorch: (step, MXNet function, key, PyTorch function, key).
+
+    Each key finds the line of its function that takes the step.
+    """
+    from . import d2l, d2l_torch
+    from .chapters import linear_regression as linreg, logistic_regression as logreg
+    from .chapters import softmax_regression as softmax
+    return [
+        ('create a tensor', linreg.init_params, 'nd.random.normal', d2l_torch.tensor, 'from_numpy'),
+        ('track its gradient', linreg.init_params, 'attach_grad', d2l_torch.leaves, 'requires_grad'),
+        ('record / do not record', d2l.train_epoch_ch3, 'autograd.record', d2l_torch.sgd, 'no_grad'),
+        ('backward', d2l.train_epoch_ch3, 'backward()', d2l_torch.SGD.step, 'backward()'),
+        ('sgd by hand', d2l.sgd, 'param -=', d2l_torch.sgd, 'param -='),
+        ('a dense layer', softmax.gluon_net, 'nn.Dense', softmax.pytorch_setup, 'nn.Linear'),
+        ('cross-entropy', softmax.gluon_loss, 'SoftmaxCrossEntropyLoss', softmax.pytorch_classifier,
+         'CrossEntropyLoss'),
+        ('binary cross-entropy', logreg.gluon_loss, 'SigmoidBinaryCrossEntropyLoss',
+         logreg.pytorch_setup, 'BCEWithLogitsLoss('),
+        ('the optimizer', softmax.gluon_classifier, 'gluon.Trainer(', softmax.pytorch_classifier,
+         'optim.SGD'),
+        ('one step', d2l.train_epoch_ch3, 'updater(', d2l_torch.Optimizer.step, 'optimizer.step()'),
+    ]
+
+
+def source_line(function, key):
+    """Return the first code line of function (docstring and comments skipped) that holds key."""
+    import ast
+    import textwrap
+    source = textwrap.dedent(inspect.getsource(function))
+    body = ast.parse(source).body[0].body
+    start = body[1].lineno if ast.get_docstring(ast.parse(source).body[0]) and len(body) > 1 \
+        else body[0].lineno
+    for line in source.splitlines()[start - 1:]:
+        code = line.split('  #')[0].strip()
+        if key in code and not code.startswith('#'):
+            return code
+    raise ValueError('%s has no line with %r' % (function.__qualname__, key))
+
+
+def translation(*names):
+    """Return the rows (step, MXNet line, PyTorch line) of the steps named (default: every step)."""
+    return [(step, source_line(mx_function, mx_key), source_line(torch_function, torch_key))
+            for step, mx_function, mx_key, torch_function, torch_key in translation_steps()
+            if not names or step in names]
+
+
+def translation_table(*names):
+    """Return the translation as the lines of a markdown table (the README's)."""
+    def cell(code):
+        return '`%s`' % code.replace('|', '\\|')
+    lines = ['| step | MXNet / Gluon (this project) | PyTorch (the notes) |', '|---|---|---|']
+    return lines + ['| %s | %s | %s |' % (step, cell(mx), cell(pt))
+                    for step, mx, pt in translation(*names)]

@@ -7,6 +7,7 @@
 # Run headless with `python scripts/linear_regression.py [--quick] [--out DIR]`.
 
 # %%
+import importlib.util
 import os
 
 import numpy as np
@@ -15,8 +16,8 @@ import d2l_gluon
 from d2l_gluon import d2l, plot
 from d2l_gluon.chapters import linear_regression
 from d2l_gluon.config import make_config
-from d2l_gluon.walkthrough import (merge, print_epoch, show_figure, show_source, walkthrough_args,
-                                   watching)
+from d2l_gluon.walkthrough import (merge, print_epoch, show_figure, show_source, translation_table,
+                                   walkthrough_args, watching)
 
 QUICK, OUT = walkthrough_args('linear_regression')
 print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
@@ -181,3 +182,19 @@ for lr in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0):
 path = os.path.join(OUT, 'learning_rates.png')
 plot.learning_rate_curves(tries, path)
 show_figure(path)
+
+# %% [markdown]
+# ## The notes' PyTorch, line by line
+# Note 002 writes this model in PyTorch.  Each step below is the line of this project's MXNet
+# code beside the line of its PyTorch version (`--impl pytorch`) that does the same, both read
+# from the running source.  With PyTorch installed, the two then train from the same start on
+# the same batches, and agree to rounding.
+
+# %%
+print('\n'.join(translation_table('create a tensor', 'track its gradient', 'record / do not record',
+                                  'backward', 'sgd by hand')))
+if importlib.util.find_spec('torch'):
+    config_002 = make_config(linear_regression.OPTIONS, **dict(linear_regression.PRESETS['note-002'],
+                                                               impl='scratch,pytorch'))
+    result = linear_regression.fit(config_002, watch=watching(print_epoch))
+    print('\n'.join(linear_regression.summary(config_002, result.metrics)))

@@ -16,7 +16,8 @@ from mxnet import nd
 from d2l_gluon import plot
 from d2l_gluon.chapters import logistic_regression, mlp
 from d2l_gluon.config import make_config
-from d2l_gluon.walkthrough import print_every, show_figure, show_source, walkthrough_args, watching
+from d2l_gluon.walkthrough import (print_every, show_figure, show_source, translation_table,
+                                   walkthrough_args, watching)
 
 QUICK, OUT = walkthrough_args('logistic_regression')
 print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
@@ -111,3 +112,12 @@ show_figure(path)
 path = os.path.join(OUT, 'loss.png')
 plot.run_curves(result.metrics['runs'], path, [('loss on the training set', ('loss',))])
 show_figure(path)
+
+# %% [markdown]
+# ## The notes' PyTorch, line by line
+# Note 003 writes logistic regression with `torch.nn`; this chapter's `--impl pytorch` version is that code.  Each step is
+# the line of this project's Gluon code beside the PyTorch line that does the same, both read
+# from the running source (`d2l-gluon compare logreg --impl scratch,gluon,pytorch` shows they agree).
+
+# %%
+print('\n'.join(translation_table('binary cross-entropy', 'the optimizer', 'one step')))

@@ -16,7 +16,7 @@ from d2l_gluon import d2l, plot
 from d2l_gluon.chapters import mlp, softmax_regression
 from d2l_gluon.config import make_config
 from d2l_gluon.walkthrough import (fashion_mnist, merge, print_epoch, show_figure, show_source,
-                                   walkthrough_args, watching)
+                                   translation_table, walkthrough_args, watching)
 
 QUICK, OUT = walkthrough_args('mlp')
 print('quick mode' if QUICK else 'full run', '- figures go to', OUT)
@@ -100,3 +100,12 @@ print('\n'.join(mlp.summary(config, both.metrics)))
 softmax_regression.classifier_figures(config, both, OUT)
 for name in ('curves.png', 'predictions.png'):
     show_figure(os.path.join(OUT, name))
+
+# %% [markdown]
+# ## The notes' PyTorch, line by line
+# Note 001 writes the MLP with `torch.nn`; this chapter's `--impl pytorch` version is that code.  Each step is
+# the line of this project's Gluon code beside the PyTorch line that does the same, both read
+# from the running source (`d2l-gluon compare mlp --impl scratch,gluon,pytorch` shows they agree).
+
+# %%
+print('\n'.join(translation_table('a dense layer', 'cross-entropy', 'the optimizer', 'one step')))

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up: a virtual environment in .venv with d2l-gluon and its test
 # dependencies installed.  Safe to run again: it reinstalls only when setup.cfg
-# changed.
+# changed.  D2L_PYTORCH=1 adds the optional extra 'pytorch' (the notes' PyTorch
+# code as a third version): a CPU build of torch, $D2L_TORCH (default
+# torch==2.13.0), else the newest from PyTorch's CPU index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,12 +28,24 @@ if [ ! -x .venv/bin/python ]; then
     }
 fi
 
+extras=test
+if [ "${D2L_PYTORCH:-0}" = 1 ]; then
+    extras=test,pytorch
+    if ! .venv/bin/python -c 'import torch' >/dev/null 2>&1; then
+        # a CPU build first: the extra's range (torch>=2.0) is then met and pip adds nothing;
+        # plain 'pip install torch' would fetch the multi-GB CUDA build on Linux
+        echo "setup: installing PyTorch (CPU) into .venv"
+        .venv/bin/python -m pip install --quiet "${D2L_TORCH:-torch==2.13.0}" \
+            || .venv/bin/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+    fi
+fi
+
 stamp=.venv/.d2l-gluon-installed
-wanted=$(cat setup.cfg pyproject.toml | sha1sum | cut -d' ' -f1)
+wanted=$( (cat setup.cfg pyproject.toml; echo "$extras") | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "setup: installing d2l-gluon and its dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[test]'
+    .venv/bin/python -m pip install --quiet -e ".[$extras]"
     echo "$wanted" > "$stamp"
 fi
 

@@ -153,8 +153,9 @@ def pytorch_classifier(net, start, lr, dtype='float32'):
     from .. import d2l_torch
     net = d2l_torch.copy_to_torch(start, net, dtype)
     loss = nn.CrossEntropyLoss(reduction='none')  # per example: the loop sums, as the book's does
+    optimizer = optim.SGD(net.parameters(), lr=lr)
     return Version('pytorch', net, lambda y_hat, y: loss(y_hat, y.long()), list(net.parameters()),
-                   lr, d2l_torch.Optimizer(optim.SGD(net.parameters(), lr=lr)))
+                   lr, d2l_torch.Optimizer(optimizer))
 
 
 def pytorch_setup(config, ctx=None, dtype='float32'):
