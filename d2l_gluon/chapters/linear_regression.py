@@ -132,7 +132,7 @@ def gluon_setup(config, ctx=None, loss=None):
 # ---- PyTorch (the notes' code): note 002's tensors with requires_grad, its reg, loss and gd
 
 def pytorch_setup(config, ctx=None, loss=None, dtype='float32'):
-    """Return the PyTorch Version: w, b copied from the scratch draw, requires_grad, the notes' sgd."""
+    """Return the PyTorch Version: w, b copied from the scratch draw with requires_grad, and sgd."""
     from .. import d2l_torch
     start = init_params(config['num_inputs'], ctx, config.get('init_std', 0.01))
     w, b = d2l_torch.leaves(cast(start, dtype))  # w (num_inputs, 1), b (1,), as the notes draw them
@@ -184,7 +184,7 @@ def train(version, data, config, monitor=None, evaluate=evaluate):
 
 
 def train_epoch(version, train_iter, batch_size):
-    """Return (loss sums, None, sizes) of one pass of d2l's train_epoch_ch3, or of its PyTorch twin."""
+    """Return (loss sums, None, sizes) of one pass of d2l.train_epoch_ch3 or its PyTorch twin."""
     if version.impl == 'pytorch':
         from .. import d2l_torch
         return d2l_torch.train_epoch_ch3(version.net, train_iter, version.loss, version.trainer,

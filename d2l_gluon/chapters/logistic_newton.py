@@ -1,4 +1,4 @@
-"""Newton's method for logistic regression: the float64 maximum-likelihood fit the versions are checked against."""
+"""Newton's method: the float64 maximum-likelihood logistic regression the versions are checked against."""
 import numpy as np
 
 

@@ -159,7 +159,7 @@ def gluon_loss():
 # ---- PyTorch (the notes' code): note 003's nn.Linear, binary cross-entropy and optim.SGD
 
 def pytorch_setup(config, ctx=None, dtype='float32'):
-    """Return the PyTorch Version: nn.Linear(d, 1) set to the scratch draw, BCE on logits, optim.SGD.
+    """Return the PyTorch Version: nn.Linear(d, 1) from the scratch draw, BCE on logits, optim.SGD.
 
     The note writes BCELoss(sigmoid(z)); BCEWithLogitsLoss is the same loss in the stable
     formula above (BCELoss clamps log σ(z) at -100 instead), as gluon's twin computes it.
@@ -188,7 +188,7 @@ def setup(impl, config, ctx=None, dtype='float32'):
         version = linear_regression.setup(impl, config, ctx, dtype, loss)
     if config['loss'] == 'sum' and impl == 'pytorch':
         trainer = version.trainer
-        version = dataclasses.replace(version, trainer=Step(lambda l, batch_size: trainer.step(l, 1)))
+        version = dataclasses.replace(version, trainer=Step(lambda l, n: trainer.step(l, 1)))
     elif config['loss'] == 'sum':
         step = version.updater
         version = dataclasses.replace(version, trainer=Step(lambda batch_size: step(1)))
