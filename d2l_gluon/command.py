@@ -7,6 +7,7 @@ the results are, as the chapter commands and `all` show them.
 """
 from . import distributed
 from .chapters import chapter as find_chapter, check_impls
+from .config import impls
 from .monitor import Watch
 from .progress import Progress, format_epoch
 from .runs import MODEL_FILES, Run
@@ -34,7 +35,9 @@ def train(name, config, contexts, kvstore, prepared, folder, resume=False, overw
     chapter, (devices, data, _) = find_chapter(name), prepared
     recorded = dict(config, ctx=[str(c) for c in contexts],
                     **({'kvstore': kvstore} if chapter.data_parallel else {}))
-    model = ({'chapter': name, 'files': MODEL_FILES, **{k: config[k] for k in chapter.model_keys}}
+    files = {impl: file for impl, file in MODEL_FILES.items()
+             if impl != 'pytorch' or 'pytorch' in impls(config)}
+    model = ({'chapter': name, 'files': files, **{k: config[k] for k in chapter.model_keys}}
              if chapter.model_keys is not None else None)  # model.json: what predict needs
     figures = chapter.figure_names(config)
     with Run(folder, name, recorded, resume=resume, overwrite=overwrite,

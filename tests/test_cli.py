@@ -500,7 +500,7 @@ BAD_ARGUMENTS = [
     ('linreg --batch-size 0', ['--batch-size', 'positive integer']),
     ('linreg --true-w 1,2,3', ['--true-w has 3 values', '--num-inputs is 2', 'one weight per input']),
     ('linreg --true-w 1,x', ['--true-w', 'comma-separated list']),
-    ('linreg --impl torch', ['--impl', 'scratch, gluon, both']),
+    ('linreg --impl torch', ['--impl', 'scratch, gluon, pytorch, both']),
     ('linreg --noise 1e300', ['--noise', 'float32']),
     ('linreg --seed -1', ['--seed', 'from 0 to 4294967294']),
     ('linreg --seed %d' % (2 ** 32 - 1), ['--seed', 'from 0 to 4294967294']),  # versions use seed + 1
@@ -521,7 +521,7 @@ BAD_ARGUMENTS = [
     ('softmax --lr 0', ['--lr', 'positive']),
     ('softmax --lr inf', ['--lr', 'positive']),
     ('softmax --num-epochs 1.5', ['--num-epochs', 'positive integer']),
-    ('softmax --impl keras', ['--impl', 'scratch, gluon, both']),
+    ('softmax --impl keras', ['--impl', 'scratch, gluon, pytorch, both']),
     ('softmax --num-hiddens 64', ['unrecognized arguments: --num-hiddens', '--help']),
     ('softmax --ctx ' + BIG, ['--ctx', 'numbers up to 1023']),
     ('softmax --ctx cpu(0),cpu(1) --impl gluon', ['--ctx', 'no --kvstore', 'add --kvstore device']),

@@ -167,7 +167,27 @@ def test_softmax_trains_three_versions_and_prints_each_ones_epoch_lines(fake_dat
                    for line in out.splitlines()) == 2, out
     metrics = json.loads((out_dir / 'metrics.json').read_text())
     assert list(metrics['runs']) == list(ALL)
-    assert (out_dir / 'pytorch.params').exists()
+    # pytorch.params holds the parameters in scratch layout: predict loads them into the scratch net
+    from mxnet import nd
+
+    from d2l_gluon import predict
+    from d2l_gluon.fashion_mnist import read_fashion_mnist
+    net, description = predict.load_model(str(out_dir / 'pytorch.params'))
+    assert description['impl'] == 'pytorch'
+    images = read_fashion_mnist(fake_data)[2][:16]
+    version = softmax_version_of(out_dir, fake_data)
+    expected = d2l_torch.on_ndarrays(version).net(nd.array(images[:, None] / np.float32(255)))
+    assert np.allclose(net(nd.array(images[:, None] / np.float32(255))).asnumpy(),
+                       expected.asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def softmax_version_of(out_dir, fake_data):
+    """Return a PyTorch softmax version set to the parameters a run saved in out_dir."""
+    from d2l_gluon.params import load_version
+    record, config = setting('softmax', {}, fake_data)
+    version = record.setup('pytorch', config)
+    load_version(str(out_dir / 'pytorch.params'), version)
+    return version
 
 
 def test_a_pytorch_run_resumes_to_the_numbers_of_an_uninterrupted_one(fake_data, capsys, tmp_path,
@@ -213,3 +233,17 @@ def test_need_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, 'torch', None)
     with pytest.raises(D2LError, match=r"pip install -e '\.\[pytorch\]'"):
         d2l_torch.need_torch()
+
+
+def test_the_readme_table_is_the_one_the_running_source_gives():
+    import os
+    from d2l_gluon.walkthrough import translation_table
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'README.md')
+    with open(readme) as f:
+        assert '\n'.join(translation_table()) in f.read()
+
+
+def test_the_note_002_preset_is_the_notes_configuration():
+    from d2l_gluon.chapters import linear_regression
+    preset = linear_regression.PRESETS['note-002']
+    assert preset['true_w'] == [-1.0, 1.0] and preset['noise'] == 0.1 and preset['init_std'] == 0.1
