@@ -2,7 +2,9 @@
 
 Each module reads top to bottom like its section: its defaults, the data,
 the scratch model and loss, the training, "# ---- concise (Gluon)", the
-Gluon twin, the independent reference and the chapter's figures.  It ends
+Gluon twin (then, where the course notes write the model in PyTorch,
+"# ---- PyTorch (the notes' code)"), the independent reference and the
+chapter's figures.  It ends
 with ``CHAPTER = Chapter(...)``: what the command line and the tooling need
 to know of it.  ``chapter(name)`` returns that record.
 """
