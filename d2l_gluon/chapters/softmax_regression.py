@@ -248,10 +248,12 @@ def classifier_figures(config, result, folder):
         predicted = d2l.get_fashion_mnist_labels(probabilities(run.version, X).argmax(axis=1))
         for title, label, guess in zip(titles, truth, predicted):
             title.append(('%s: %s' % (impl[0].upper(), guess), 'black' if guess == label else 'red'))
-    names = ', '.join('%s: %s' % (impl[0].upper(), {'gluon': 'Gluon', 'pytorch': 'PyTorch'}.get(impl, impl))
-                      for impl in trained)
+    names = ', '.join('%s: %s' % (impl[0].upper(), NAMES.get(impl, impl)) for impl in trained)
     plot.image_grid(test_images[:20], titles, os.path.join(folder, 'predictions.png'),
                     suptitle='true label, then the prediction of %s (red: wrong)' % names)
+
+
+NAMES = {'gluon': 'Gluon', 'pytorch': 'PyTorch'}  # how the figures name the versions
 
 
 def _device(version):
