@@ -72,32 +72,56 @@ def evaluate_accuracy(data_iter, net):
     return float(to_numpy(correct).sum()) / n
 
 
-def to_numpy(scalars, chunk=512):
-    """Return a list of 1-element NDArrays as one float64 numpy array, with one device sync."""
-    parts = [nd.concat(*scalars[i:i + chunk], dim=0) for i in range(0, len(scalars), chunk)]
-    return nd.concat(*parts, dim=0).asnumpy().astype(np.float64) if parts else np.zeros(0)
+def to_numpy(arrays, chunk=512):
+    """Return a list of NDArrays (1-element or vectors) as one float64 numpy vector, with one device sync."""
+    return concat(arrays, chunk).asnumpy().astype(np.float64) if arrays else np.zeros(0)
+
+
+def concat(arrays, chunk=512):
+    """Return NDArrays joined along axis 0, in calls of at most chunk inputs each."""
+    parts = [nd.concat(*arrays[i:i + chunk], dim=0) for i in range(0, len(arrays), chunk)]
+    return parts[0] if len(parts) == 1 else nd.concat(*parts, dim=0)
+
+
+def batch_sums(losses):
+    """Return each batch's loss sum, float64 numpy, from the batches' per-example losses on the device.
+
+    Batches of one size are stacked and summed row by row, one call for them
+    all: the same float32 sums as l.sum() on each batch, and one device sync.
+    """
+    sums, i = [], 0
+    while i < len(losses):
+        j = i
+        while j < len(losses) and losses[j].size == losses[i].size:
+            j += 1
+        sums.append(concat([l.reshape((1, -1)) for l in losses[i:j]]).sum(axis=1))
+        i = j
+    return to_numpy(sums)
 
 
 def train_epoch_ch3(net, train_iter, loss, updater, batch_size, accuracy=accuracy):
-    """Train net for one pass over train_iter; return per-batch loss sums, correct counts and sizes.
+    """Train net for one pass over train_iter; return per-batch loss sums, the correct count and sizes.
 
     updater(batch_size) takes one step: ``lambda n: sgd(params, lr, n)`` or
     ``trainer.step``.  batch_size=None steps with each batch's own size.
-    accuracy=None skips the correct counts (regression).
+    accuracy=None skips the correct count (regression).
     """
-    l_sums, correct, sizes = [], [], []
+    losses, outputs, labels = [], [], []
     for X, y in train_iter:
         with autograd.record():
             y_hat = net(X)
             l = loss(y_hat, y)
         l.backward()  # l holds one loss per example: backward sums them
         updater(X.shape[0] if batch_size is None else batch_size)
-        # the sums stay on the device until the epoch ends: one wait per epoch, not per batch
-        l_sums.append(l.sum())
+        # the batch's losses and outputs stay on the device and are summed when the epoch
+        # has ended: no call and no wait per batch beyond the step itself
+        losses.append(l)
         if accuracy is not None:
-            correct.append(accuracy(y_hat, y))
-        sizes.append(X.shape[0])
-    return to_numpy(l_sums), to_numpy(correct), np.array(sizes, dtype=np.float64)
+            outputs.append(y_hat)
+            labels.append(y)
+    correct = [accuracy(concat(outputs), concat(labels))] if outputs else []
+    sizes = np.array([l.shape[0] for l in losses], dtype=np.float64)
+    return batch_sums(losses), to_numpy(correct), sizes
 
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size, params=None, lr=None,
