@@ -112,10 +112,11 @@ def scratch_setup(config, ctx=None, loss=None):
 # ---- concise (Gluon)
 
 def gluon_net(num_inputs, ctx=None, std=0.01):
-    """Return nn.Sequential(nn.Dense(1)) initialised with weights ~ N(0, std²), bias 0."""
-    net = nn.Sequential()
+    """Return nn.HybridSequential(nn.Dense(1)), hybridized, with weights ~ N(0, std²), bias 0."""
+    net = nn.HybridSequential()
     net.add(nn.Dense(1, in_units=num_inputs))
     net.initialize(init.Normal(sigma=std), ctx=ctx)
+    net.hybridize(static_alloc=True)  # one call per forward instead of one per operator
     return net
 
 
@@ -126,6 +127,7 @@ def gluon_setup(config, ctx=None, loss=None):
     if loss is None:
         # L2Loss is weight / 2 (y_hat - y)²: weight 1 gives squared_loss, weight 2 the full square
         loss = gluon.loss.L2Loss(weight=2.0 if config['loss'] == 'full' else 1.0)
+    loss.hybridize(static_alloc=True)  # the loss's four operators in one call
     return Version('gluon', net, loss, net.collect_params(), trainer=trainer)
 
 

@@ -141,6 +141,7 @@ def gluon_setup(config, ctx=None):
         trainer_w.step(batch_size)
         trainer_b.step(batch_size)
     squared, lambd = gluon.loss.L2Loss(), config['lambd'][0]
+    squared.hybridize(static_alloc=True)  # the loss's operators in one call
 
     def loss(y_hat, y):
         # wd takes the penalty's gradient; the detached λ/2 ||w||² adds only its value, so that
