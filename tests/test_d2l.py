@@ -133,3 +133,15 @@ def test_train_ch3_records_each_epochs_loss_and_accuracies_as_the_book_computes_
     for (_, l_sums, sizes), (l_expected, sizes_expected) in zip(calls, epochs):
         np.testing.assert_array_equal(l_sums, l_expected)
         np.testing.assert_array_equal(sizes, [256, 256, 96])
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_batch_sums_equal_each_batchs_own_sum_to_the_bit(dtype):
+    # the epoch's per-batch losses are summed after it, stacked by size: the numbers must be
+    # those of l.sum() on every batch, as the loop took them before
+    rng = np.random.RandomState(0)
+    losses = [nd.array(rng.exponential(size=shape), dtype=dtype)
+              for shape in [(256,)] * 5 + [(96,)] + [(10, 1)] * 3 + [(1,)] * 2]
+    expected = [float(l.sum().asscalar()) for l in losses]
+    sums = d2l.batch_sums(losses)
+    assert sums.dtype == np.float64 and sums.tolist() == expected

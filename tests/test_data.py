@@ -50,3 +50,20 @@ def test_data_iter_rejects_a_batch_size_of_zero():
     with pytest.raises(D2LError, match='batch_size'):
         next(data_iter(0, nd.zeros((3, 1)), nd.zeros(3)))
 
+
+
+def test_array_loader_yields_data_iters_batches_from_one_gather_per_epoch(monkeypatch):
+    import mxnet.ndarray.register as register
+    features, labels = nd.random.normal(shape=(37, 3)), nd.arange(37)
+    seed(5)
+    expected = list(data_iter(8, features, labels))
+    calls, invoke = [], register._imperative_invoke
+    monkeypatch.setattr(register, '_imperative_invoke', lambda *args: calls.append(1) or invoke(*args))
+    seed(5)
+    ours = list(ArrayLoader(features, labels, 8))
+    # the permuted features and labels: two gathers per epoch, not two per batch; slices are views
+    assert len(calls) == 2
+    monkeypatch.undo()
+    assert len(ours) == len(expected) == 5
+    for (X1, y1), (X2, y2) in zip(ours, expected):
+        assert (X1.asnumpy() == X2.asnumpy()).all() and (y1.asnumpy() == y2.asnumpy()).all()
