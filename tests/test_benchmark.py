@@ -50,6 +50,26 @@ def test_quick_benchmark_records_every_model_implementation_and_loader(tmp_path)
     assert {(r['what'], r['ratio']) for r in results['ratios']} >= {
         ('mlp gluon', 'fast/lower bound'), ('softmax', 'scratch/gluon'), ('mlp', 'scratch/gluon')}
     assert all(positive_finite(r['value']) and r['met'] is None for r in results['ratios'])
+    assert_small_chapters_measured(results)
     machine = results['machine']
     assert machine['mxnet'] and machine['nproc'] >= 1 and 'OPENBLAS_CORETYPE' in machine
     assert 'OMP_NUM_THREADS' in machine['env']
+
+
+def assert_small_chapters_measured(results):
+    """Both engines measured every small chapter's versions: time, calls and floor per step."""
+    steps = results['steps']
+    assert {figures['engine'] for figures in steps} == {'ThreadedEnginePerDevice', 'NaiveEngine'}
+    assert set(results['fast_by_engine']) == {figures['engine'] for figures in steps}
+    for figures in steps:
+        assert positive_finite(figures['empty_call_us'])
+        assert set(figures['chapters']) == {'linreg', 'polyfit', 'weight-decay', 'logreg'}
+        for name, versions in figures['chapters'].items():
+            assert set(versions) == set(IMPLS)
+            for f in versions.values():
+                for key in ('ms_per_step', 'train_ms_per_step', 'floor_ms', 'step/floor'):
+                    assert positive_finite(f[key]), (name, key)
+                # a step makes at least its forward's and update's calls: 2 or more
+                assert f['calls_per_step'] >= 2, name
+    step_rows = {r['what'] for r in results['ratios'] if r['ratio'] == 'step/floor'}
+    assert step_rows == {'%s %s' % (name, impl) for name in steps[0]['chapters'] for impl in IMPLS}
