@@ -134,3 +134,86 @@ def add_chapter(sub, name, run):
         p.add_argument('--kvstore', choices=KVSTORES, help='how the Gluon version combines gradients: '
                        'device or local across a --ctx list such as cpu(0),cpu(1), dist_sync or '
                        'dist_async across the processes of launch (default: one device, none)')
+
+
+# ---- sweep: the chapter's options, a list of values where one is swept, and the sweep's own
+
+SWEEP_OWN = ('seeds', 'processes', 'out', 'overwrite')
+
+
+def sweep_parser(chapter):
+    """Return a parser whose help shows what `sweep CHAPTER` takes: the chapter's options and the sweep's."""
+    from .sweep import sweepable
+    p = Parser(prog='d2l-gluon sweep %s' % chapter.name, formatter_class=_Help,
+               usage='%(prog)s --OPTION V1,V2,... [--seeds 0,1,2] [--processes N] [--out DIR] '
+                     '[--overwrite]',
+               description='Train %s for every combination of the comma-separated values given '
+                           'for its numeric options (%s) and every seed.'
+                           % (chapter.name, ', '.join('--' + n.replace('_', '-') for n in sweepable(chapter))))
+    for option_name, option in dict(settings.COMMON, **chapter.options).items():
+        if option_name != 'seed':
+            add_option(p, option_name, option)
+    p.add_argument('--seeds', default='0', help='the seeds, each a run of every combination')
+    p.add_argument('--processes', help='worker processes (default: up to 2)')
+    add_folder_options(p, 'runs/sweep-%s-<timestamp>' % chapter.name)
+    p._actions = [a for a in p._actions if a.dest != 'resume']  # a sweep is not resumed
+    return p
+
+
+def sweep_plan(chapter, tokens):
+    """Return a sweep's settings from its command-line tokens ['--lr', '0.01,0.1', '--seeds', '0,1', ...].
+
+    Returns {'values': {option: [v, ...]}, 'fixed': {option: v}, 'seeds',
+    'processes', 'out', 'overwrite'}; an option given one value is fixed, a
+    flag given alone is true.  Raise D2LError naming the options as they are typed.
+    """
+    import multiprocessing
+
+    from .sweep import flag, sweepable
+    options = {k: v for k, v in dict(settings.COMMON, **chapter.options).items() if k != 'seed'}
+    result = {'values': {}, 'fixed': {}, 'seeds': [0], 'out': None, 'overwrite': False,
+              'processes': max(1, min(2, multiprocessing.cpu_count()))}
+    tokens = list(tokens)
+    while tokens:
+        token = tokens.pop(0)
+        if token.startswith('--') and '=' in token:  # --lr=0.01,0.1: the form argparse takes too
+            token, value = token.split('=', 1)
+            tokens.insert(0, value)
+        name = token[2:].replace('-', '_') if token.startswith('--') else None
+        if name == 'seed':
+            raise D2LError('a sweep takes its seeds as --seeds 0,1,2, not --seed')
+        if name not in options and name not in result:
+            raise D2LError('%r: give --OPTION VALUES pairs, e.g. --lr 0.01,0.1 --seeds 0,1; the '
+                           'options are %s' % (token, ', '.join(map(flag, sorted(options) + list(SWEEP_OWN)))))
+        if name == 'overwrite':
+            result['overwrite'] = True
+            continue
+        if name in options and options[name].kind == 'flag' and (
+                not tokens or tokens[0].lower() not in ('true', 'false')):
+            result['fixed'][name] = True  # a flag given alone, as the chapter's command takes it
+            continue
+        if not tokens:
+            raise D2LError('%s: give its value, e.g. %s VALUE' % (token, token))
+        _set_swept(result, options, name, tokens.pop(0))
+    if not result['values'] and len(result['seeds']) < 2:
+        raise D2LError('name the values to sweep, e.g. --lr 0.01,0.03,0.1 (one of %s), or several '
+                       '--seeds 0,1,2 for one setting' % ', '.join(map(flag, sweepable(chapter))))
+    return result
+
+
+def _set_swept(result, options, name, text):
+    """Put option name's text into sweep_plan's result: swept values, a fixed value, seeds, processes or out."""
+    from .sweep import SCALAR_KINDS
+    try:
+        if name in ('seeds', 'processes'):
+            kind = 'seed' if name == 'seeds' else 'count'
+            values = [settings.parse(kind, part) for part in text.split(',')]
+            result[name] = values if name == 'seeds' else values[0]
+        elif name == 'out':
+            result['out'] = text
+        elif options[name].kind in SCALAR_KINDS and ',' in text:
+            result['values'][name] = [settings.parse(options[name].kind, part) for part in text.split(',')]
+        else:
+            result['fixed'][name] = settings.parse(options[name].kind, text)
+    except ValueError as e:
+        raise D2LError('--%s: %s' % (name.replace('_', '-'), e)) from None

@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import config as settings
-from . import command, course, distributed, report, runs, worker
+from . import arguments, command, course, distributed, report, runs, worker
 from .arguments import Parser, add_chapter, add_folder_options, command as _command, type_of as _type
 from .chapters import MODULES as CHAPTERS
 from .chapters import chapter as find_chapter
@@ -150,7 +150,10 @@ def _add_sweep(sub):
 def run_sweep(args):
     from . import sweep
     chapter = find_chapter(args.chapter)
-    plan = sweep.plan(chapter, args.settings)
+    if {'-h', '--help'} & set(args.settings):
+        arguments.sweep_parser(chapter).print_help()
+        return 0
+    plan = arguments.sweep_plan(chapter, args.settings)
     configs = sweep.grid(chapter, plan['fixed'], plan['values'], plan['seeds'])
     out = args.out = plan['out'] or default_out_dir('sweep-' + args.chapter)
     finished = []

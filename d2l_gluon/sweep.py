@@ -23,6 +23,7 @@ from .monitor import Watch
 from .runs import FolderLock, refuse_other_runs
 
 SWEEP_FILES = ('summary.json', 'sweep.png')
+# the kinds of option a sweep may vary (arguments.sweep_plan reads a list of them)
 SCALAR_KINDS = ('count', 'natural', 'units', 'positive', 'nonnegative', 'probability', 'number')
 
 
@@ -31,12 +32,17 @@ def sweepable(chapter):
     return sorted(name for name, option in chapter.options.items() if option.kind in SCALAR_KINDS)
 
 
+def flag(name):
+    """Return an option's name as the command line spells it: batch_size -> --batch-size."""
+    return '--' + name.replace('_', '-')
+
+
 def grid(chapter, fixed, values, seeds):
     """Return one config per combination of values ({option: [v, ...]}) and seed, in order."""
     unknown = sorted(set(values) - set(sweepable(chapter)))
     if unknown:
         raise D2LError('cannot sweep %s; the numeric options of this chapter are %s'
-                       % (', '.join(unknown), ', '.join(sweepable(chapter))))
+                       % (', '.join(map(flag, unknown)), ', '.join(map(flag, sweepable(chapter)))))
     for name, listed in dict(values, seeds=seeds).items():
         kind = 'seed' if name == 'seeds' else chapter.options[name].kind
         _refuse_repeats(name, listed, kind)
@@ -57,8 +63,8 @@ def _refuse_repeats(name, listed, kind):
         # two floats that are one float32 train the same numbers
         key = np.float32(value) if KINDS[kind][0] is float else value
         if key in seen:
-            raise D2LError('--%s %s repeats %s; every value is one run, so give distinct %s'
-                           % (name.replace('_', '-'), ','.join(str(v) for v in listed), value,
+            raise D2LError('%s %s repeats %s; every value is one run, so give distinct %s'
+                           % (flag(name), ','.join(str(v) for v in listed), value,
                               'seeds' if name == 'seeds' else 'values (and several --seeds '
                               'for runs of one value)'))
         seen.add(key)
@@ -156,56 +162,6 @@ def table(results, varied):
     return rows
 
 
-def plan(chapter, tokens):
-    """Return a sweep's settings from its command-line tokens ['--lr', '0.01,0.1', '--seeds', '0,1', ...].
-
-    Returns {'values': {option: [v, ...]}, 'fixed': {option: v}, 'seeds',
-    'processes', 'out', 'overwrite'}; an option given one value is fixed.
-    """
-    from .config import COMMON
-    options = dict(COMMON, **chapter.options)
-    result = {'values': {}, 'fixed': {}, 'seeds': [0], 'out': None, 'overwrite': False,
-              'processes': max(1, min(2, multiprocessing.cpu_count()))}
-    tokens = list(tokens)
-    while tokens:
-        flag = tokens.pop(0)
-        if flag.startswith('--') and '=' in flag:  # --lr=0.01,0.1: the form argparse takes too
-            flag, value = flag.split('=', 1)
-            tokens.insert(0, value)
-        name = flag[2:].replace('-', '_') if flag.startswith('--') else None
-        if name == 'overwrite':
-            result['overwrite'] = True
-            continue
-        if name == 'seed':
-            raise D2LError('a sweep takes its seeds as --seeds 0,1,2, not --seed')
-        if name is None or not tokens or (name not in options and name not in result):
-            raise D2LError('%r: give --OPTION VALUES pairs, e.g. --lr 0.01,0.1 --seeds 0,1; the '
-                           'options are %s' % (flag, ', '.join(sorted(options))))
-        _set(result, options, name, tokens.pop(0))
-    if not result['values']:
-        raise D2LError('name the values to sweep, e.g. --lr 0.01,0.03,0.1 (one of %s)'
-                       % ', '.join(sweepable(chapter)))
-    return result
-
-
-def _set(result, options, name, text):
-    """Put option name's text into plan's result: swept values, a fixed value, seeds, processes or out."""
-    from .config import parse
-    try:
-        if name in ('seeds', 'processes'):
-            kind = 'seed' if name == 'seeds' else 'count'
-            values = [parse(kind, part) for part in text.split(',')]
-            result[name] = values if name == 'seeds' else values[0]
-        elif name == 'out':
-            result['out'] = text
-        elif options[name].kind in SCALAR_KINDS and ',' in text:
-            result['values'][name] = [parse(options[name].kind, part) for part in text.split(',')]
-        else:
-            result['fixed'][name] = parse(options[name].kind, text)
-    except ValueError as e:
-        raise D2LError('--%s: %s' % (name.replace('_', '-'), e)) from None
-
-
 def describe(result, varied):
     """Return one line on a finished run: its values, seed and each version's final numbers."""
     parts = ['%s=%g' % (name, result['config'][name]) for name in varied]
@@ -248,7 +204,7 @@ def start_sweep(folder, overwrite=False):
 
 
 def run(chapter, plan, configs, out, on_done=None):
-    """Run the configs (see grid) of a planned sweep (see plan) of chapter into out; return its table.
+    """Run the configs (see grid) of a planned sweep (see arguments.sweep_plan) of chapter into out; return its table.
 
     on_done(result, finished, total, status) runs after each run, status
     being the time elapsed and left.  On an interrupt or error the runs that

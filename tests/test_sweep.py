@@ -11,7 +11,7 @@ from d2l_gluon.sweep import final, grid, run_one, sweep, sweepable, table
 def test_only_numeric_options_can_be_swept():
     assert {'lr', 'batch_size', 'num_epochs', 'noise'} <= set(sweepable(linear_regression.CHAPTER))
     assert 'true_w' not in sweepable(linear_regression.CHAPTER)
-    with pytest.raises(D2LError, match='cannot sweep true_w'):
+    with pytest.raises(D2LError, match='cannot sweep --true-w; the numeric options of this chapter are --batch-size, '):
         grid(linear_regression.CHAPTER, {}, {'true_w': [[1.0, 2.0]]}, [0])
 
 
@@ -122,7 +122,7 @@ def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
 def test_sweep_settings_take_negative_values_in_either_form(chapter, tokens, fixed, values):
     from d2l_gluon import cli
     from d2l_gluon.chapters import chapter as chapter_module
-    from d2l_gluon.sweep import plan
+    from d2l_gluon.arguments import sweep_plan as plan
     args = cli.build_parser().parse_args(['sweep', chapter] + tokens)
     settings = plan(chapter_module(chapter), args.settings)
     assert (settings['fixed'], settings['values']) == (fixed, values)
@@ -171,3 +171,52 @@ def test_ctrl_c_stops_the_workers_at_once_and_keeps_the_finished_runs(tmp_path):
     assert 1 <= len(summary['runs']) == len(printed) < 30
     assert sum(row['runs'] for row in summary['table']) == 2 * len(printed)  # scratch and gluon
     assert (out / 'sweep.png').exists()
+
+
+def _plan(chapter_name, *tokens):
+    """Return the sweep's settings as the command line reads them from tokens."""
+    from d2l_gluon import cli
+    from d2l_gluon.arguments import sweep_plan
+    from d2l_gluon.chapters import chapter as chapter_module
+    args = cli.build_parser().parse_args(['sweep', chapter_name] + list(tokens))
+    return sweep_plan(chapter_module(chapter_name), args.settings)
+
+
+def test_a_sweep_of_seeds_alone_trains_one_setting_once_per_seed():
+    settings = _plan('linreg', '--seeds', '0,1,2', '--num-epochs', '1')
+    assert (settings['values'], settings['fixed'], settings['seeds']) == ({}, {'num_epochs': 1}, [0, 1, 2])
+    configs = grid(linear_regression.CHAPTER, settings['fixed'], settings['values'], settings['seeds'])
+    assert [c['seed'] for c in configs] == [0, 1, 2]
+
+
+def test_a_sweep_of_nothing_names_both_ways_to_sweep():
+    with pytest.raises(D2LError, match='--lr 0.01,0.03,0.1.*several --seeds'):
+        _plan('linreg', '--num-epochs', '1')
+
+
+def test_the_equals_form_gives_the_values_of_the_spaced_form():
+    assert _plan('linreg', '--lr=0.1,0.2') == _plan('linreg', '--lr', '0.1,0.2')
+
+
+@pytest.mark.parametrize('tokens', [['--full-batch', '--lr', '0.1,0.2'], ['--lr', '0.1,0.2', '--full-batch']])
+def test_a_flag_needs_no_value(tokens):
+    settings = _plan('linreg', *tokens)
+    assert (settings['fixed'], settings['values']) == ({'full_batch': True}, {'lr': [0.1, 0.2]})
+
+
+def test_an_unknown_option_is_named_with_the_options_as_the_command_line_spells_them():
+    with pytest.raises(D2LError) as refused:
+        _plan('linreg', '--lrr', '0.1,0.2')
+    message = str(refused.value)
+    assert '--batch-size' in message and '--full-batch' in message and '--seeds' in message
+    assert 'batch_size' not in message
+    assert '--seed,' not in message and '--seed ' not in message and not message.endswith('--seed')
+
+
+def test_sweep_help_shows_the_chapters_options_and_the_sweeps_own(capsys):
+    from d2l_gluon import cli
+    assert cli.main(['sweep', 'linreg', '--help']) == 0
+    shown = capsys.readouterr().out
+    for option in ('--lr', '--num-epochs', '--full-batch', '--seeds', '--processes', '--out'):
+        assert option in shown
+    assert 'usage: d2l-gluon sweep linreg' in shown
