@@ -31,14 +31,14 @@ def chapter_config(args):
     return config, settings.parse_devices(','.join(ctx)), kvstore
 
 
-def run_chapter(args, progress=None):
+def run_chapter(args, progress=None, summary_file=False):
     """Train a chapter as the command line asks; print its epochs and summary; write its run folder."""
     config, contexts, kvstore = chapter_config(args)
     prepared = command.prepare(args.command, config, contexts, kvstore, args.resume or args.out,
                              bool(args.resume))
     args.out = prepared[2] or default_out_dir(args.command)
     command.train(args.command, config, contexts, kvstore, prepared, args.out, bool(args.resume),
-                args.overwrite, progress)
+                args.overwrite, progress, summary_file)
     return 0
 
 
@@ -234,7 +234,8 @@ def _add_all(sub):
 def run_all(args):
     out = args.out = args.resume or args.out or default_out_dir()
     summary = course.run(out, list(CHAPTERS), args.seed, bool(args.resume), args.overwrite,
-                         command=_chapter_command, train=run_chapter)
+                         command=_chapter_command,
+                         train=lambda args, progress: run_chapter(args, progress, summary_file=True))
     print()
     print(report.summary_table(summary))
     print('all results in %s (report.html, summary.json)' % out)

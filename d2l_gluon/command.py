@@ -5,9 +5,12 @@ data and their checks); ``train`` then trains the chapter inside its ``Run``,
 printing an epoch line with the time left, the chapter's summary and where
 the results are, as the chapter commands and `all` show them.
 """
+import os
+
 from . import distributed
 from .chapters import chapter as find_chapter, check_impls
 from .config import impls
+from .files import atomic_write
 from .monitor import Watch
 from .progress import Progress, format_epoch
 from .runs import MODEL_FILES, Run
@@ -30,8 +33,12 @@ def prepare(name, config, contexts, kvstore, folder, resume):
 
 
 def train(name, config, contexts, kvstore, prepared, folder, resume=False, overwrite=False,
-          progress=None):
-    """Train chapter name into folder with prepared = prepare(...); print its epochs and summary."""
+          progress=None, summary_file=False):
+    """Train chapter name into folder with prepared = prepare(...); print its epochs and summary.
+
+    With summary_file the summary goes to summary.txt in folder instead (`all`
+    keeps its output to one screen a chapter; its closing table sums them up).
+    """
     chapter, (devices, data, _) = find_chapter(name), prepared
     recorded = dict(config, ctx=[str(c) for c in contexts],
                     **({'kvstore': kvstore} if chapter.data_parallel else {}))
@@ -47,12 +54,21 @@ def train(name, config, contexts, kvstore, prepared, folder, resume=False, overw
         result = chapter.fit(config, contexts[0], Watch(on_epoch, restore, devices), data)
         for impl, trained in result.trained.items():
             run.finished(impl, trained.version)
-        for line in chapter.summary(config, result.metrics):
-            print(line)
-        run.record(*figures)
+        lines = list(chapter.summary(config, result.metrics))
+        run.record(*figures, *(('summary.txt',) if summary_file else ()))
+        if summary_file:
+            atomic_write(os.path.join(folder, 'summary.txt'),
+                         lambda tmp: _write_lines(tmp, lines))
+        else:
+            print('\n'.join(lines))
         chapter.figures(config, result, folder)
         run.finish(result.metrics)
-    print('results in %s' % folder)
+    print('results in %s%s' % (folder, ' (summary.txt)' * summary_file))
+
+
+def _write_lines(path, lines):
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(''.join(line + '\n' for line in lines))
 
 
 def _printing(run, name, devices, progress):

@@ -71,9 +71,9 @@ def plan(out, names, seed, resume, overwrite, command):
     return todo
 
 
-def _epochs(config):
-    """Return the number of epochs (of both versions) a chapter config trains."""
-    return config.get('num_epochs', 0) * len(impls(config))
+def _epochs(name, config):
+    """Return the number of epochs a chapter config trains: of both versions, in every case."""
+    return config.get('num_epochs', 0) * len(impls(config)) * find_chapter(name).cases(config)
 
 
 def run(out, names, seed, resume=False, overwrite=False, *, command, train):
@@ -88,11 +88,12 @@ def run(out, names, seed, resume=False, overwrite=False, *, command, train):
     with FolderLock(prepare_out_dir(out)):
         seed = start_all(out, seed, names, resume, overwrite)
         todo = plan(out, names, seed, resume, overwrite, command)
-        # each chapter's epoch_seconds is a rough guess that the estimate rescales by the speed seen
-        progress = Progress({name: (find_chapter(name).epoch_seconds, _epochs(config))
+        # the estimate measures each chapter's pace; epoch_seconds compares the ones not begun
+        progress = Progress({name: (find_chapter(name).epoch_seconds, _epochs(name, config))
                              for name, _, config in todo})
         start = time.perf_counter()
         for name, chapter_command, _ in todo:
+            progress.begin(name)
             print('== %s%s' % (name, progress.status()), flush=True)
             train(chapter_command, progress)
         summary = report.summarize(out, names)

@@ -14,27 +14,51 @@ def format_epoch(record):
 
 
 class Progress:
-    """Elapsed time and an estimate of the time left over a plan of chapters.
+    """Elapsed time and an estimate of the time left over a plan of chapters, from the pace measured.
 
-    plan: {chapter: (expected seconds per epoch, number of epochs)}; the
-    estimate rescales the plan by the speed actually seen.
+    plan: {chapter: (prior seconds per epoch, number of epochs)}, in the order
+    they run.  A chapter that has begun is estimated from its own measured
+    seconds per epoch; one still to come from its prior times how much slower
+    than their priors the chapters so far ran (the priors say only how the
+    chapters compare with one another).  clock: seconds, e.g. time.perf_counter.
     """
 
-    def __init__(self, plan=None):
-        self.plan, self.start, self.done = plan or {}, time.perf_counter(), 0.0
+    def __init__(self, plan=None, clock=time.perf_counter):
+        self.plan, self.clock, self.start = plan or {}, clock, clock()
+        self.done = {name: 0 for name in self.plan}  # epochs done per chapter
+        self.began = {}  # chapter -> the clock when it began
+
+    def begin(self, chapter):
+        """Note that chapter begins now (its data loading counts towards its epochs)."""
+        self.began[chapter] = self.clock()
 
     def tick(self, chapter):
+        """Note one more epoch of chapter done."""
         if chapter in self.plan:
-            self.done += self.plan[chapter][0]
+            self.began.setdefault(chapter, self.start)
+            self.done[chapter] += 1
+
+    def left(self):
+        """Return the estimated seconds left: the chapter running at its own pace, those to come at theirs."""
+        now, names = self.clock(), list(self.began)
+        ends = [self.began[name] for name in names[1:]] + [now]
+        spent = {name: end - self.began[name] for name, end in zip(names, ends)}
+        measured = [name for name in names if self.done[name]]
+        prior_seconds = sum(self.plan[name][0] * self.done[name] for name in measured)
+        # until an epoch has shown how fast this machine is, the priors as they are
+        slower = sum(spent[name] for name in measured) / prior_seconds if prior_seconds else 1.0
+        left = 0.0
+        for name, (prior, epochs) in self.plan.items():
+            if name in spent and name != names[-1]:
+                continue  # finished
+            pace = spent[name] / self.done[name] if name in measured else prior * slower
+            left += pace * max(epochs - self.done[name], 0)
+        return left
 
     def status(self):
         if not self.plan:
             return ''
-        elapsed = time.perf_counter() - self.start
-        total = sum(per_epoch * epochs for per_epoch, epochs in self.plan.values())
-        # the plan's own guess until an epoch has shown how fast this machine is
-        left = (total - self.done) * elapsed / self.done if self.done else total
-        return '  [%.0f s elapsed, about %.0f s left]' % (elapsed, max(left, 0.0))
+        return '  [%.0f s elapsed, about %.0f s left]' % (self.clock() - self.start, self.left())
 
 
 class Clock:

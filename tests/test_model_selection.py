@@ -100,3 +100,11 @@ def test_polyfit_command_trains_every_case_and_draws_the_losses(tmp_path):
     assert [e['epoch'] for e in metrics['runs']['overfit gluon']['epochs']] == [1, 2]
     assert set(metrics['reference']) == {'normal', 'underfit', 'overfit'}
     assert_png(out / 'loss.png')
+
+
+def test_polyfit_prints_every_50th_epoch_by_default_not_each_of_the_100(tmp_path, capsys):
+    from d2l_gluon import cli
+    assert cli.main(['polyfit', '--out', str(tmp_path / 'run')]) == 0
+    epochs = [line.split(' epoch ')[1].split(',')[0] for line in capsys.readouterr().out.splitlines()
+              if ' epoch ' in line]
+    assert epochs == ['1', '50', '100'] * 6  # three cases, two versions each

@@ -456,3 +456,19 @@ def test_per_epoch_table_shows_the_epochs_the_command_prints():
     parser.feed(reporting._epoch_table(run, every=100))
     shown = [int(row[0]) for row in parser.tables[0]['rows'][1:]]
     assert shown == [1] + list(range(100, 1001, 100))
+
+
+@pytest.mark.slow
+def test_all_prints_at_most_150_lines_and_ends_with_the_summary_table_on_one_screen(all_run):
+    lines = all_run.stdout.rstrip().splitlines()
+    assert all_run.returncode == 0 and len(lines) <= 150, len(lines)
+    # the summary table follows the last chapter and fits on one screen of 40 lines
+    header = max(i for i, line in enumerate(lines) if line.startswith('chapter '))
+    assert lines[header - 2].startswith('results in ') and len(lines) - header <= 40
+
+
+@pytest.mark.slow
+def test_all_writes_each_chapters_summary_lines_into_its_folder(all_out):
+    linreg = (all_out / 'linreg' / 'summary.txt').read_text()
+    assert linreg.startswith(' ') and 'closed form' in linreg
+    assert 'summary.txt' in chapter_metrics(all_out, 'linreg')['files']

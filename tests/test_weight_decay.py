@@ -180,3 +180,11 @@ def test_moving_loss_means_the_same_for_both_versions():
     assert gluon[0]['reference_loss'] == pytest.approx(scratch[0]['reference_loss'], rel=1e-4)
     # the penalty of w ~ N(0, 1) in 200 inputs dominates: the objective is far above the loss
     assert scratch[0]['reference_loss'] > 3 * scratch[0]['loss']
+
+
+def test_weight_decay_prints_every_50th_epoch_by_default_not_each_of_the_100(tmp_path, capsys):
+    from d2l_gluon import cli
+    assert cli.main(['weight-decay', '--out', str(tmp_path / 'run')]) == 0
+    epochs = [line.split(' epoch ')[1].split(',')[0] for line in capsys.readouterr().out.splitlines()
+              if ' epoch ' in line]
+    assert epochs == ['1', '50', '100'] * 4  # two penalties, two versions each

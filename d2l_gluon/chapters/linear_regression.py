@@ -21,6 +21,7 @@ from . import Chapter, Compare, Fit, Version, cast, train_versions
 
 OPTIONS = {
     'num_epochs': Option(3, 'count', 'passes over the training set'),
+    'print_every': Option(1, 'count', 'print every N-th epoch, the first and the last'),
     'lr': Option(0.03, 'positive', 'learning rate'),
     'batch_size': Option(10, 'count', 'examples per minibatch'),
     'num_examples': Option(1000, 'count', 'number of synthetic examples'),

@@ -29,6 +29,7 @@ FEATURE_NAMES = ['x', 'x^2', 'x^3']
 
 OPTIONS = {
     'num_epochs': Option(100, 'count', 'passes over the training set'),
+    'print_every': Option(50, 'count', 'print every N-th epoch, the first and the last'),
     'lr': Option(0.01, 'positive', 'learning rate'),
     'batch_size': Option(10, 'count', 'examples per minibatch; a case with fewer training '
                                       'examples takes them all in one batch'),
@@ -214,4 +215,4 @@ def figures(config, result, folder):
 
 CHAPTER = Chapter('polyfit', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
                   figures, lambda config: ('loss.png',), train, compare=Compare(1e-5, changes={'case': 'normal'}),
-                  epoch_seconds=0.02)
+                  epoch_seconds=0.024, cases=lambda config: len(case_names(config)))

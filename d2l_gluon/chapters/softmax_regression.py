@@ -26,6 +26,7 @@ NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
 OPTIONS = {
     'num_epochs': Option(5, 'count', 'passes over the training set'),
+    'print_every': Option(1, 'count', 'print every N-th epoch, the first and the last'),
     'lr': Option(0.1, 'positive', 'learning rate'),
     'batch_size': Option(256, 'count', 'examples per minibatch'),
     'data_dir': Option(None, 'text', 'folder with the four Fashion-MNIST idx files (.gz or not); '
