@@ -49,7 +49,8 @@ def _add_data(sub):
                  'Find the Fashion-MNIST idx files (downloading them into the gluon cache if '
                  'needed), read and check all four.')
     p.add_argument('--data-dir', help='folder with the four idx files (default: search '
-                                      '$D2L_GLUON_DATA, the gluon cache, then download)')
+                                      '$D2L_GLUON_DATA, the gluon cache, '
+                                      '/usr/share/datasets/fashion-mnist, then download)')
     p.add_argument('--no-download', action='store_true', help='only search, never download')
 
 

@@ -1,4 +1,6 @@
 """Fashion-MNIST's four files: where they are looked for, the download, the checked arrays."""
+import contextlib
+import io
 import os
 
 import mxnet as mx
@@ -81,10 +83,13 @@ def download_fashion_mnist(folder, searched=()):
         os.makedirs(folder, exist_ok=True)
         for stem, sha1 in FASHION_MNIST_FILES.items():
             url = _get_repo_file_url('gluon/dataset/fashion-mnist', stem + '.gz')
-            files[stem] = download(url, path=folder, sha1_hash=sha1, retries=2)
+            # gluon prints each attempt and each retry on stdout; the error below says what failed
+            with contextlib.redirect_stdout(io.StringIO()):
+                files[stem] = download(url, path=folder, sha1_hash=sha1, retries=2)
     except Exception as e:  # requests' errors, URLError, OSError, gluon's hash mismatch
+        # the whole cause on one line: requests names the URL and the reason at its end
         raise D2LError('Fashion-MNIST not found in %s and the download failed (%s); %s'
-                       % (', '.join(searched) or folder, str(e).splitlines()[0][:120],
+                       % (', '.join(searched) or folder, ' '.join(str(e).split()),
                           FASHION_MNIST_FIX)) from None
     return files
 
@@ -112,6 +117,15 @@ def read_fashion_mnist(root=None, download=True):
                             files['t10k-images-idx3-ubyte'], len(arrays[2]))
         _FASHION_MNIST_CACHE[key] = tuple(arrays)
     return _FASHION_MNIST_CACHE[key]
+
+
+def read_fashion_mnist_test(root=None, download=True):
+    """Return (test_images, test_labels) alone: what needs the test set reads no training file."""
+    files = find_fashion_mnist(root, download)
+    images = read_idx(files['t10k-images-idx3-ubyte'])
+    labels = read_idx(files['t10k-labels-idx1-ubyte'])
+    _check_pair(files['t10k-images-idx3-ubyte'], images, files['t10k-labels-idx1-ubyte'], labels)
+    return images, labels.astype(np.int32)
 
 
 def _check_pair(image_path, images, label_path, labels):

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 
 from .errors import D2LError
-from .fashion_mnist import read_fashion_mnist
+from .fashion_mnist import read_fashion_mnist_test
 
 # The model sees 28x28 pictures; photos up to this side are resized, larger
 # ones are refused from their header, before their pixels are decoded.
@@ -67,7 +67,10 @@ def images_to_classify(paths=(), from_test=None, root=None):
     if from_test:
         # data re-exports this function, so its helpers are imported on call
         from .data import get_fashion_mnist_labels, to_tensor
-        images, labels = read_fashion_mnist(root)[2:]
+        images, labels = read_fashion_mnist_test(root)
+        if from_test > len(images):
+            raise D2LError('--from-test %d: the test set holds %d images; pass --from-test %d or '
+                           'fewer' % (from_test, len(images), len(images)))
         return (['test image %d (%s)' % (i, label) for i, label in
                  enumerate(get_fashion_mnist_labels(labels[:from_test]))],
                 to_tensor(images[:from_test]))

@@ -63,7 +63,7 @@ def classify(model, ctx, images=(), from_test=None, data_dir=None, top=3):
     from .data import TEXT_LABELS
     from .images import images_to_classify
     if bool(images) == bool(from_test):
-        raise D2LError('give IMAGE files or --from-test N, not %s' % ('both' if images else 'neither'))
+        raise D2LError('give IMAGE files or --from-test N%s' % (', not both' if images else ''))
     if len(ctx) > 1:
         raise D2LError('predict runs on one device; pass a single --ctx')
     net, description = load_model(model, ctx[0])

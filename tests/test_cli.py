@@ -598,3 +598,10 @@ def test_bad_argument_in_a_real_process_is_one_line_without_traceback(tmp_path):
     assert result.returncode == 2
     assert '--activation' in one_line(result.stderr) and result.stdout == ''
     assert not (tmp_path / 'run').exists()
+
+
+def test_data_help_lists_every_place_searched(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(['data', '--help'])
+    shown = ' '.join(capsys.readouterr().out.split())
+    assert '$D2L_GLUON_DATA, the gluon cache, /usr/share/datasets/fashion-mnist, then download' in shown

@@ -437,3 +437,14 @@ def test_load_fashion_mnist_rejects_bad_options(kwargs, word):
     kwargs = dict({'batch_size': 256}, **kwargs)
     with pytest.raises(D2LError, match=word):
         load_fashion_mnist(**kwargs)
+
+
+def test_failed_download_prints_nothing_and_names_its_cause_whole(nowhere, capsys):
+    # the real gluon download against a closed port: it retries, printing each failure itself
+    with pytest.raises(D2LError) as excinfo:
+        read_fashion_mnist()
+    message = assert_one_line_error(excinfo, 'download failed')
+    out = capsys.readouterr().out
+    assert out == '', out
+    # the cause in full: where it failed and why, not cut off after "url:"
+    assert 'url: /gluon/dataset/fashion-mnist/' in message and 'refused' in message, message
