@@ -166,3 +166,26 @@ def test_initialization_command_measures_on_fashion_mnist_and_draws(tmp_path):
         assert (np.array(run['grad_norms']['normal(1)']) > np.array(run['grad_norms']['xavier'])).all()
     assert metrics['reference']['sigmoid_grad_at_0'] == 0.25
     assert_png(out / 'initialization.png', min_size=(200, 600))
+
+
+def test_a_product_that_overflows_float32_says_where_instead_of_norm_nan(recwarn):
+    config = random_config(num_layers=1, num_hiddens=8, num_matrices=2000, impl='scratch')
+    metrics = chapter.fit(config).metrics
+    line = [line for line in chapter.summary(config, metrics) if line.startswith('product of')][0]
+    assert 'nan' not in line and 'float32 overflowed at product ' in line, line
+    at = int(line.split('overflowed at product ')[1].split()[0])
+    norms = metrics['product']['norms']
+    assert np.isfinite(norms[at - 1]) and not np.isfinite(norms[at])
+    assert 'float64: overflowed too' in line  # 2000 products pass 1e308 as well
+    assert not [w for w in recwarn.list if issubclass(w.category, RuntimeWarning)], recwarn.list
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_naming_its_size(tmp_path, capsys):
+    from d2l_gluon import cli
+    write_fashion_mnist(tmp_path / 'data', num_train=300, num_test=10)
+    code = cli.main(['initialization', '--batch-size', '100000', '--data-dir', str(tmp_path / 'data'),
+                     '--out', str(tmp_path / 'run')])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert '--batch-size 100000: the training set holds 300 images; pass --batch-size 300 or fewer' in err
+    assert not (tmp_path / 'run').exists()

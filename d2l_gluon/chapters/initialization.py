@@ -16,6 +16,7 @@ from mxnet.gluon import nn
 
 from .. import plot
 from ..config import Option, impls
+from ..errors import D2LError
 from ..params import copy_to_gluon, dense_layers
 from . import Chapter, Fit, Trained, softmax_regression
 from .mlp import ACTIVATIONS, cast, value_and_gradient
@@ -48,7 +49,11 @@ def load_data(config, ctx=None):
                     nd.array(np.random.randint(0, NUM_OUTPUTS, config['batch_size']), ctx=ctx, dtype='int32'))
     from ..data import load_fashion_mnist
     train_iter, _ = load_fashion_mnist(config['batch_size'], config['data_dir'], 'fast', 0, ctx)
-    return Data(*next(iter(train_iter)))
+    X, y = next(iter(train_iter))
+    if len(X) < config['batch_size']:  # the first batch is then the whole set, smaller than asked
+        raise D2LError('--batch-size %d: the training set holds %d images; pass --batch-size %d or '
+                       'fewer' % (config['batch_size'], len(X), len(X)))
+    return Data(X, y)
 
 
 # ---- sigmoid's gradient and the product of random matrices (book 3.15.1)
@@ -224,35 +229,31 @@ def measure(impl, config, data, ctx=None):
 
 
 def fit(config, ctx=None, watch=None, data=None):
-    """Measure the versions config asks for; return a Fit.
-
-    Nothing trains: 'epochs' stay empty and watch is not used.
-    """
+    """Measure the versions config asks for; return a Fit (nothing trains: no epochs, watch unused)."""
     from .. import seed
     data = data or load_data(config, ctx)
     runs, trained = {}, {}
-    layer_sizes = sizes(config)
     for impl in impls(config):
         seed(config['seed'] + 1)  # each version draws from the same random state
         runs[impl], trained[impl] = measure(impl, config, data, ctx), Trained(None, [])
     seed(config['seed'] + 2)
     product_norms, M, matrices = random_product(config['num_matrices'], ctx)
-    exact = matrices[0].asnumpy().astype(np.float64)
-    for A in matrices[1:]:
-        exact = exact @ A.asnumpy().astype(np.float64)
+    with np.errstate(over='ignore', invalid='ignore'):  # a long product overflows: summary says so
+        exact = matrices[0].asnumpy().astype(np.float64)
+        for A in matrices[1:]:
+            exact = exact @ A.asnumpy().astype(np.float64)
     metrics = {'runs': runs, 'product': {'norms': product_norms, 'max_abs': float(nd.abs(M).max().asscalar())},
                'reference': {'sigmoid_grad_at_0': float(sigmoid_gradient(0.0)),
                              'sigmoid_grad_at_8': float(sigmoid_gradient(8.0)),
                              'product_norm_float64': float(np.linalg.norm(exact)),
-                             'xavier_variance_first_layer': 2.0 / sum(layer_sizes[:2])}}
+                             'xavier_variance_first_layer': 2.0 / sum(sizes(config)[:2])}}
     if len(runs) == 2:
         # float32 rounding alone separates the versions by about 1e-5 over 11 layers; float64
         # shows that nothing else does
         metrics['parity'] = {}
         for dtype in ('float32', 'float64'):
             seed(config['seed'] + 3)
-            metrics['parity'][dtype] = {name: parity(config, data, name, dtype, ctx)['max']
-                                        for name in INITS}
+            metrics['parity'][dtype] = {name: parity(config, data, name, dtype, ctx)['max'] for name in INITS}
             metrics['reference']['parity_%s' % dtype] = max(metrics['parity'][dtype].values())
     return Fit(metrics, trained, data)
 
@@ -276,10 +277,12 @@ def summary(config, metrics):
         lines.append('%-7s Xavier first layer: max |w| %.5f <= a = %.5f, variance %.4g (a²/3 = %.4g)'
                      % (impl, xavier['max_abs'], xavier['bound'], xavier['variance'],
                         xavier['expected_variance']))
-    product = metrics['product']
-    lines.append('product of %d random 4x4 matrices: norm %.3e, largest |entry| %.3e (float64: norm %.3e)'
-                 % (len(product['norms']) - 1, product['norms'][-1], product['max_abs'],
-                    metrics['reference']['product_norm_float64']))
+    norms, norm64 = metrics['product']['norms'], metrics['reference']['product_norm_float64']
+    first = next((i for i, norm in enumerate(norms) if not np.isfinite(norm)), None)
+    result = ('norm %.3e, largest |entry| %.3e' % (norms[-1], metrics['product']['max_abs']) if first is None
+              else 'float32 overflowed at product %d (norm %.3e before)' % (first, norms[first - 1]))
+    lines.append('product of %d random 4x4 matrices: %s (float64: %s)' % (
+        len(norms) - 1, result, 'norm %.3e' % norm64 if np.isfinite(norm64) else 'overflowed too'))
     for dtype, differences in metrics.get('parity', {}).items():
         lines.append('scratch vs Gluon from the same weights, %s: largest relative gradient '
                      'difference %s' % (dtype, ', '.join('%s %.2g' % item for item in differences.items())))
@@ -299,5 +302,4 @@ def figures(config, result, folder):
 
 # nothing trains: no epochs for the time left of `all` to count, and a resumed run starts again
 CHAPTER = Chapter('initialization', __doc__.split('\n')[0], OPTIONS, load_data, None, fit,
-                  summary, figures, lambda config: ('initialization.png',),
-                  epoch_seconds=0.0)
+                  summary, figures, lambda config: ('initialization.png',))
