@@ -243,3 +243,28 @@ def test_read_image_reads_a_16_bit_grayscale_png_like_the_8_bit_one(tmp_path):
     assert np.array_equal(eight, pixels / np.float32(255)), 'the 8-bit PNG reads exactly'
     # 65535 is white in 16 bits: a 16-bit pixel p * 257 is the 8-bit p, to one gray level
     assert_close(sixteen, eight, rtol=0, atol=1 / 255, what='16-bit vs 8-bit')
+
+
+def test_predict_from_test_beyond_the_test_set_is_refused_naming_its_size(models, fake_data, capsys):
+    code, stdout, err = main(capsys, 'predict', '--model', models['mlp'], '--from-test', 99999999,
+                             '--data-dir', fake_data)
+    assert code == 2 and stdout == '' and len(err.strip().splitlines()) == 1, err
+    assert 'holds 100 images' in err and '--from-test 100' in err
+
+
+def test_predict_without_images_names_both_ways_and_reads_as_english(models, capsys):
+    code, _, err = main(capsys, 'predict', '--model', models['mlp'])
+    assert code == 2 and 'give IMAGE files or --from-test N' in err
+    assert 'neither' not in err
+
+
+def test_predict_from_test_needs_only_the_test_set(models, fake_data, tmp_path, capsys):
+    import shutil
+    data = tmp_path / 'data'
+    shutil.copytree(str(fake_data), str(data))
+    damaged = [p for p in data.iterdir() if p.name.startswith('train-images')][0]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    code, stdout, err = main(capsys, 'predict', '--model', models['mlp'], '--from-test', 2,
+                             '--data-dir', data)
+    assert code == 0, err
+    assert len(parse_predictions(stdout)[1]) == 2

@@ -577,28 +577,3 @@ def test_a_run_folder_named_in_utf8_under_the_c_locale_saves_and_predicts(tmp_pa
     assert sorted(n for n in os.listdir(str(out)) if n.endswith('.params')) == [
         'gluon-0000.params', 'gluon.params', 'scratch.params']
     assert hidden_files(out) == []
-
-
-def test_predict_from_test_beyond_the_test_set_is_refused_naming_its_size(models, fake_data, capsys):
-    code, stdout, err = main(capsys, 'predict', '--model', models['mlp'], '--from-test', 99999999,
-                             '--data-dir', fake_data)
-    assert code == 2 and stdout == '' and len(err.strip().splitlines()) == 1, err
-    assert 'holds 100 images' in err and '--from-test 100' in err
-
-
-def test_predict_without_images_names_both_ways_and_reads_as_english(models, capsys):
-    code, _, err = main(capsys, 'predict', '--model', models['mlp'])
-    assert code == 2 and 'give IMAGE files or --from-test N' in err
-    assert 'neither' not in err
-
-
-def test_predict_from_test_needs_only_the_test_set(models, fake_data, tmp_path, capsys):
-    import shutil
-    data = tmp_path / 'data'
-    shutil.copytree(str(fake_data), str(data))
-    damaged = [p for p in data.iterdir() if p.name.startswith('train-images')][0]
-    damaged.write_bytes(damaged.read_bytes()[:100])
-    code, stdout, err = main(capsys, 'predict', '--model', models['mlp'], '--from-test', 2,
-                             '--data-dir', data)
-    assert code == 0, err
-    assert len(parse_predictions(stdout)[1]) == 2
