@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts', 'benchmark.py')
 MODELS, IMPLS, LOADERS = ('softmax', 'mlp'), ('scratch', 'gluon'), ('book', 'fast')
 BACKENDS = ('nd.dot', 'nd.FullyConnected', 'numpy')
@@ -14,6 +16,7 @@ def positive_finite(x):
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_quick_benchmark_records_every_model_implementation_and_loader(tmp_path):
     out = tmp_path / 'tmp' / 'benchmark.json'  # the folder does not exist yet: the script makes it
     result = subprocess.run([sys.executable, SCRIPT, '--quick', '--out', str(out)],

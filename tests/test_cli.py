@@ -290,6 +290,7 @@ def test_softmax_book_loader_gives_the_fast_loaders_numbers(tmp_path, capsys, fa
     assert epochs['book'] == epochs['fast']
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_launch_without_impl_trains_the_gluon_version_in_two_workers(tmp_path, fake_data):
     out = tmp_path / 'run'
     result = run_cli('launch', '-n', 2, '--timeout', 120, '--', 'softmax', '--data-dir', fake_data,
@@ -332,6 +333,7 @@ def test_resume_with_other_options_is_refused_and_leaves_the_run_as_it_was(tmp_p
     assert run_main(['linreg', '--resume', out], capsys)[0] == 0  # alone it continues
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_all_resume_keeps_finished_chapters(tmp_path, capsys, monkeypatch):
     out = tmp_path / 'all'
     monkeypatch.setattr(cli, 'CHAPTERS', ('linreg', 'logreg'))

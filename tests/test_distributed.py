@@ -139,6 +139,7 @@ def single_process_on_the_union(data_dir, seed, lr, batch_size, num_epochs, num_
     return net
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 @pytest.mark.parametrize('step_divisor', ['batch-size', 'actual'])
 def test_two_workers_end_equal_to_one_process_on_the_union_of_their_shards(fake_data, tmp_path,
                                                                            step_divisor):
@@ -186,6 +187,7 @@ def gone(pid):
         return True
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_a_killed_worker_stops_the_launcher_and_every_process(fake_data, tmp_path):
     # 1000 epochs: the workers are still training when one of them is killed
     launcher = subprocess.Popen(
@@ -228,6 +230,7 @@ def test_a_killed_worker_stops_the_launcher_and_every_process(fake_data, tmp_pat
     print('launcher ended %.1f s after the kill' % seconds)
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_launcher_fails_fast_when_the_workers_fail_and_sets_no_dmlc_variable(tmp_path, capfd):
     assert dmlc_variables() == []
     start = time.monotonic()

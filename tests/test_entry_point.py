@@ -214,6 +214,7 @@ def test_a_closed_stdout_pipe_ends_the_run_without_a_traceback(tmp_path):
 
 # ---- stdout that cannot be written
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_a_full_stdout_is_one_line_exit_1_and_the_run_folder_stays_consistent(tmp_path):
     out = tmp_path / 'run'
     with open('/dev/full', 'w') as full:  # every write fails with ENOSPC

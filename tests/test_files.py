@@ -185,6 +185,7 @@ foreign_files = st.dictionaries(
     lambda files: not {os.path.dirname(n) for n in files} & set(files))
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=foreign_files)
 def test_foreign_files_survive_every_command_that_writes_a_folder(files, capsys, monkeypatch):

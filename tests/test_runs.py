@@ -316,6 +316,7 @@ def test_resume_removes_stale_temporary_files_and_ends_like_an_uninterrupted_run
 
 # ---- kills and Ctrl-C
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_runs_killed_at_random_points_resume_to_the_uninterrupted_runs_numbers(tmp_path, fake_data,
                                                                                 reference, capsys):
     """SIGKILL at stratified random times over the run's writing (some also during the resume)."""
@@ -351,6 +352,7 @@ def test_runs_killed_at_random_points_resume_to_the_uninterrupted_runs_numbers(t
         assert_resumed_run_equals(folder, reference)
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 @pytest.mark.parametrize('impl', IMPLS)
 def test_ctrl_c_exits_130_and_resume_ends_like_an_uninterrupted_run(tmp_path, fake_data, reference, impl):
     out = tmp_path / 'run'
@@ -563,6 +565,7 @@ def test_a_run_folder_whose_name_is_not_utf8_saves_resumes_and_predicts(tmp_path
         assert code == 0 and len(stdout.splitlines()) == 3, (code, err)
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_a_run_folder_named_in_utf8_under_the_c_locale_saves_and_predicts(tmp_path, fake_data):
     # under LC_ALL=C without UTF-8 mode Python decodes 'é' as two surrogates, which MXNet cannot encode
     out = tmp_path / 'r\u00e9sultats'

@@ -257,6 +257,7 @@ def test_walkthrough_is_a_notebook_of_markdown_and_code_cells(name):
     assert all(text.lstrip().startswith('#') for text in headings), 'each step names itself'
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 @pytest.mark.parametrize('name', WALKTHROUGHS)
 def test_walkthrough_executes_as_a_notebook(name, tmp_path, monkeypatch):
     import jupytext  # the test extra: pip install -e '.[test]'

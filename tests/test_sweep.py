@@ -129,6 +129,7 @@ def test_sweep_settings_take_negative_values_in_either_form(chapter, tokens, fix
     assert settings['seeds'] == ([0, 1] if '--seeds=0,1' in tokens else [0])
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_ctrl_c_stops_the_workers_at_once_and_keeps_the_finished_runs(tmp_path):
     import json
     import os

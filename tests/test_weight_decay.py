@@ -182,6 +182,7 @@ def test_moving_loss_means_the_same_for_both_versions():
     assert scratch[0]['reference_loss'] > 3 * scratch[0]['loss']
 
 
+@pytest.mark.slow  # several processes or many runs: seconds the fast tier skips; CI runs it
 def test_weight_decay_prints_every_50th_epoch_by_default_not_each_of_the_100(tmp_path, capsys):
     from d2l_gluon import cli
     assert cli.main(['weight-decay', '--out', str(tmp_path / 'run')]) == 0
