@@ -150,4 +150,4 @@ CHAPTER = Chapter(
     compare=Compare(1e-6, 'float64'),
     checkpoints=True,  # minutes to run: resume from the last finished epoch (with fresh masks)
     model_keys=('num_hiddens1', 'num_hiddens2', 'drop_prob1', 'drop_prob2'),
-    epoch_seconds=1.9)
+    epoch_seconds=1.85)

@@ -280,4 +280,4 @@ def figures(config, result, folder):
 
 CHAPTER = Chapter('linreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
                   figures, lambda config: ('data.png', 'loss.png'), train, complete, PRESETS,
-                  Compare(1e-5), impls=IMPLS, epoch_seconds=0.15)
+                  Compare(1e-5), impls=IMPLS, epoch_seconds=0.11)

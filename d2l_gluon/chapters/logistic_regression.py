@@ -285,4 +285,4 @@ def figure_names(config):
 
 CHAPTER = Chapter('logreg', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
                   figures, figure_names, train, complete, compare=Compare(1e-5, changes={'data': 'blobs'}),
-                  impls=IMPLS, epoch_seconds=0.0025)
+                  impls=IMPLS, epoch_seconds=0.0021)

@@ -215,4 +215,4 @@ def figures(config, result, folder):
 
 CHAPTER = Chapter('polyfit', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit, summary,
                   figures, lambda config: ('loss.png',), train, compare=Compare(1e-5, changes={'case': 'normal'}),
-                  epoch_seconds=0.007, cases=lambda config: len(case_names(config)))
+                  epoch_seconds=0.0057, cases=lambda config: len(case_names(config)))

@@ -281,4 +281,4 @@ CHAPTER = Chapter(
     checkpoints=True,  # minutes to run: resume from the last finished epoch
     data_parallel=True,  # the Gluon version trains on several devices or processes
     model_keys=(),  # model.json: what predict needs to rebuild the net
-    impls=IMPLS, epoch_seconds=0.3)
+    impls=IMPLS, epoch_seconds=0.36)

@@ -238,4 +238,4 @@ def figures(config, result, folder):
 CHAPTER = Chapter('weight-decay', __doc__.split('\n')[0], OPTIONS, load_data, setup, fit,
                   summary, figures, lambda config: ('loss.png', 'norm.png'), train,
                   complete=complete, compare=Compare(1e-5, changes={'lambd': [3.0]}),
-                  epoch_seconds=0.02, cases=lambda config: len(penalties(config)))
+                  epoch_seconds=0.018, cases=lambda config: len(penalties(config)))
