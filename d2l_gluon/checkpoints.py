@@ -15,8 +15,8 @@ from .errors import D2LError
 from .files import write_json
 from .params import load_version, save_version
 
-# the names of every checkpoint file, of either version
-PATTERN = re.compile(r'checkpoint-(?:scratch|gluon)(?:\.json|-epoch[1-9][0-9]*\.params)$')
+# the names of every checkpoint file, of any version
+PATTERN = re.compile(r'checkpoint-(?:scratch|gluon|pytorch)(?:\.json|-epoch[1-9][0-9]*\.params)$')
 
 
 def version_ctx(version):

@@ -46,7 +46,8 @@ def train(name, config, contexts, kvstore, prepared, folder, resume=False, overw
              if impl != 'pytorch' or 'pytorch' in impls(config)}
     model = ({'chapter': name, 'files': files, **{k: config[k] for k in chapter.model_keys}}
              if chapter.model_keys is not None else None)  # model.json: what predict needs
-    figures = chapter.figure_names(config)
+    # the files the run writes beside metrics.json: a user's file of such a name is refused
+    figures = tuple(chapter.figure_names(config)) + (('summary.txt',) if summary_file else ())
     with Run(folder, name, recorded, resume=resume, overwrite=overwrite,
              checkpoints=chapter.checkpoints, every=config.get('print_every') or 1,
              model=model, figures=figures) as run:
@@ -55,7 +56,7 @@ def train(name, config, contexts, kvstore, prepared, folder, resume=False, overw
         for impl, trained in result.trained.items():
             run.finished(impl, trained.version)
         lines = list(chapter.summary(config, result.metrics))
-        run.record(*figures, *(('summary.txt',) if summary_file else ()))
+        run.record(*figures)
         if summary_file:
             atomic_write(os.path.join(folder, 'summary.txt'),
                          lambda tmp: _write_lines(tmp, lines))

@@ -37,16 +37,16 @@ def load_model(path, ctx=None):
                        'beside it); pass such a folder or its .params file' % path) from None
     files = {file: impl for impl, file in MODEL_FILES.items()}
     if name is None:
-        impl = next((i for i in ('gluon', 'scratch')
+        impl = next((i for i in ('gluon', 'scratch', 'pytorch')
                      if os.path.exists(os.path.join(folder, MODEL_FILES[i]))), None)
         if impl is None:
-            raise D2LError('%s holds no trained model yet (no gluon.params or scratch.params); '
+            raise D2LError('%s holds no trained model yet (no gluon, scratch or pytorch .params); '
                            'finish the run with --resume %s' % (path, path))
     elif name in files:
         impl = files[name]
     else:
-        raise D2LError('%s is not a model file: pass scratch.params, gluon.params or the run folder'
-                       % path)
+        raise D2LError('%s is not a model file: pass scratch.params, gluon.params, pytorch.params '
+                       'or the run folder' % path)
     # pytorch.params holds the PyTorch version's parameters in scratch layout: the scratch net reads them
     version = chapter.setup('scratch' if impl == 'pytorch' else impl, config, ctx)
     params_path = os.path.join(folder, MODEL_FILES[impl])

@@ -246,3 +246,17 @@ def test_a_run_folder_holds_metrics_json_and_exactly_the_files_it_recorded(tmp_p
     code, _, err = main(capsys, chapter, *more, '--out', out)
     assert code == 0, err
     assert sorted(os.listdir(str(out))) == sorted(read_json(out / 'metrics.json')['files'] + ['metrics.json'])
+
+
+def test_a_users_summary_txt_in_a_chapter_folder_of_all_is_refused_not_replaced(tmp_path, capsys):
+    from d2l_gluon import cli
+    from d2l_gluon.errors import D2LError
+    folder = tmp_path / 'linreg'
+    folder.mkdir()
+    (folder / 'summary.txt').write_text('my notes')
+    args = cli.build_parser().parse_args(['linreg', '--num-epochs', '1', '--out', str(folder),
+                                          '--overwrite'])
+    with pytest.raises(D2LError) as caught:
+        cli.run_chapter(args, summary_file=True)  # as `all` trains a chapter
+    assert 'summary.txt' in str(caught.value)
+    assert (folder / 'summary.txt').read_text() == 'my notes'

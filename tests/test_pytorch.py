@@ -247,3 +247,19 @@ def test_the_note_002_preset_is_the_notes_configuration():
     from d2l_gluon.chapters import linear_regression
     preset = linear_regression.PRESETS['note-002']
     assert preset['true_w'] == [-1.0, 1.0] and preset['noise'] == 0.1 and preset['init_std'] == 0.1
+
+
+def test_a_pytorch_only_run_folder_is_a_model_predict_finds_and_its_checkpoints_are_the_tools(
+        fake_data, capsys, tmp_path):
+    pytest.importorskip('torch')
+    from d2l_gluon import checkpoints, predict
+    out_dir = tmp_path / 'run'
+    code, out, err = run_cli(['softmax', '--impl', 'pytorch', '--num-epochs', 1,
+                              '--data-dir', fake_data, '--out', out_dir], capsys)
+    assert code == 0, err
+    net, description = predict.load_model(str(out_dir))  # the folder, not its .params file
+    assert description['impl'] == 'pytorch'
+    # a checkpoint of the pytorch version is the tool's own file: --overwrite may replace it
+    for name in ('checkpoint-pytorch.json', 'checkpoint-pytorch-epoch3.params'):
+        assert checkpoints.PATTERN.match(name), name
+    assert not checkpoints.PATTERN.match('checkpoint-torch.json')
