@@ -156,7 +156,10 @@ def sweep_parser(chapter):
     p.add_argument('--seeds', default='0', help='the seeds, each a run of every combination')
     p.add_argument('--processes', help='worker processes (default: up to 2)')
     add_folder_options(p, 'runs/sweep-%s-<timestamp>' % chapter.name)
-    p._actions = [a for a in p._actions if a.dest != 'resume']  # a sweep is not resumed
+    # a sweep is not resumed: --resume leaves the parser and its help
+    for group in p._action_groups:
+        group._group_actions = [a for a in group._group_actions if a.dest != 'resume']
+    p._actions = [a for a in p._actions if a.dest != 'resume']
     return p
 
 
@@ -182,7 +185,7 @@ def sweep_plan(chapter, tokens):
         name = token[2:].replace('-', '_') if token.startswith('--') else None
         if name == 'seed':
             raise D2LError('a sweep takes its seeds as --seeds 0,1,2, not --seed')
-        if name not in options and name not in result:
+        if name not in options and name not in SWEEP_OWN:
             raise D2LError('%r: give --OPTION VALUES pairs, e.g. --lr 0.01,0.1 --seeds 0,1; the '
                            'options are %s' % (token, ', '.join(map(flag, sorted(options) + list(SWEEP_OWN)))))
         if name == 'overwrite':

@@ -99,6 +99,8 @@ def test_the_sweep_command_prints_a_table_and_writes_summary_and_figure(tmp_path
     (['--lr', '0.1,0.2', '--seeds', '0,-1'], '--seeds'),
     (['--lr', '0.1,0.1'], '--lr 0.1,0.1 repeats 0.1'),
     (['--lr', '0.1,0.2', '--seeds', '0,1,0'], '--seeds 0,1,0 repeats 0'),
+    (['--values', '1,2'], "'--values': give --OPTION VALUES pairs"),  # the plan's own keys
+    (['--fixed', '3'], "'--fixed': give --OPTION VALUES pairs"),
 ])
 def test_bad_sweep_settings_are_one_line(tokens, message, tmp_path):
     from .helpers import one_line, run_main
@@ -221,3 +223,4 @@ def test_sweep_help_shows_the_chapters_options_and_the_sweeps_own(capsys):
     for option in ('--lr', '--num-epochs', '--full-batch', '--seeds', '--processes', '--out'):
         assert option in shown
     assert 'usage: d2l-gluon sweep linreg' in shown
+    assert '--resume' not in shown  # a sweep is not resumed
