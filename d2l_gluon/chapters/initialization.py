@@ -1,11 +1,9 @@
 """Numerical stability and initialization (book 3.15): vanishing and exploding gradients, and Xavier.
 
-Nothing trains.  Sigmoid's gradient vanishes away from 0; a product of 100
-random 4x4 matrices explodes; a deep MLP's per-layer weight gradients at
-initialisation vanish or explode under N(0, 0.01²) and N(0, 1) and stay of
-one order under Xavier.  Both versions measure from the same weights (the
-Gluon net gets the scratch draw); init.Xavier's own draw is checked against
-the Glorot bound and variance beside the hand-written one.
+Nothing trains.  Sigmoid's gradient vanishes away from 0; a product of 100 random 4x4 matrices
+explodes; a deep MLP's per-layer weight gradients at initialisation vanish or explode under
+N(0, 0.01²) and N(0, 1) and stay of one order under Xavier.  Both versions measure from the
+scratch draw; init.Xavier's own draw is checked against the Glorot bound and variance.
 """
 import collections
 import os
@@ -164,10 +162,7 @@ def norms(gradients):
 def gradients(impl, config, init_name, data, ctx=None):
     """Return (mean loss, per-layer weight gradients) of impl's deep MLP freshly initialised by init_name.
 
-    Both versions draw the scratch initialisation from the same random state, and
-    the Gluon net gets those values, as every chapter's versions start: the two
-    columns then differ by float32 rounding alone.  init.Xavier's own draw is
-    checked by xavier_check.
+    The Gluon net gets the scratch draw, so the versions differ by float32 rounding alone.
     """
     params = init_params(sizes(config), SCRATCH_INITS[init_name], ctx)
     if impl == 'scratch':
@@ -197,8 +192,8 @@ def xavier_check(impl, fan_in, fan_out, ctx=None):
 def parity(config, data, init_name, dtype='float32', ctx=None, perturb=0.0):
     """Return {'loss': [scratch, gluon], 'per_layer', 'max'}: gradient differences from one start.
 
-    The scratch draw is copied into the Gluon net (plus perturb on its first weight, to see the
-    comparison fail); per layer the difference is max |scratch - gluon| / max |gluon|.
+    The Gluon net gets the scratch draw (plus perturb on its first weight, to see the comparison
+    fail); per layer the difference is max |scratch - gluon| / max |gluon|.
     """
     params = init_params(sizes(config), SCRATCH_INITS[init_name], ctx)
     net = gluon_net(sizes(config), config['activation'], init.Zero(), ctx)
