@@ -33,9 +33,11 @@ if [ "${D2L_PYTORCH:-0}" = 1 ]; then
     extras=test,pytorch
     if ! .venv/bin/python -c 'import torch' >/dev/null 2>&1; then
         # a CPU build first: the extra's range (torch>=2.0) is then met and pip adds nothing;
-        # plain 'pip install torch' would fetch the multi-GB CUDA build on Linux
+        # plain 'pip install torch' would fetch the multi-GB CUDA build on Linux.  The '+cpu'
+        # build exists only as a local wheel (e.g. this project's CI machine) or on PyTorch's
+        # CPU index, never on PyPI, so no CUDA build can be taken by mistake
         echo "setup: installing PyTorch (CPU) into .venv"
-        .venv/bin/python -m pip install --quiet "${D2L_TORCH:-torch==2.13.0}" \
+        .venv/bin/python -m pip install --quiet "${D2L_TORCH:-torch==2.13.0+cpu}" 2>/dev/null \
             || .venv/bin/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
     fi
 fi
