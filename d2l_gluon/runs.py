@@ -22,6 +22,7 @@ from . import checkpoints
 from .errors import D2LError, DivergenceError
 from .files import claim, prepare_out_dir, write_json
 from .params import export_gluon, load_version, save_version
+from .progress import printed
 
 MODEL_FILES = {'scratch': 'scratch.params', 'gluon': 'gluon.params', 'pytorch': 'pytorch.params'}
 EXPORT_FILES = ('gluon-symbol.json', 'gluon-0000.params')  # export_gluon's files of prefix 'gluon'
@@ -214,13 +215,12 @@ class Run:
         run = self.metrics['runs'].setdefault(impl, {'epochs': []})
         run['epochs'].append(record)
         self.impl = impl
-        epoch, last = record['epoch'], self.config['num_epochs']
-        shown = self.every == 1 or epoch == 1 or epoch % self.every == 0 or epoch == last
+        shown = printed(record['epoch'], self.every, self.config['num_epochs'])
         if shown:
             self.write()
         if self.checkpoints:
             # after the record: a checkpoint never gets ahead of metrics.json
-            self._save_checkpoint(impl, epoch, version)
+            self._save_checkpoint(impl, record['epoch'], version)
         return shown
 
     def restore(self, impl, version):

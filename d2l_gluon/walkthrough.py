@@ -13,7 +13,7 @@ from .data import ArrayLoader
 from .errors import D2LError
 from .files import default_out_dir, prepare_out_dir
 from .monitor import Watch
-from .progress import format_epoch
+from .progress import format_epoch, printed
 
 # the figures each walk-through writes into its folder
 FIGURES = {
@@ -88,8 +88,7 @@ def print_epoch(impl, record, version):
 def print_every(every, num_epochs):
     """Return an on_epoch for watching that prints epoch 1, every every-th epoch and the last, as the CLI does."""
     def on_epoch(impl, record, version):
-        epoch = record['epoch']
-        if epoch == 1 or epoch % every == 0 or epoch == num_epochs:
+        if printed(record['epoch'], every, num_epochs):
             print_epoch(impl, record, version)
     return on_epoch
 
