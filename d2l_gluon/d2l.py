@@ -6,6 +6,8 @@ or divergence rule: the tooling watches training through the one optional
 ``monitor`` argument of ``train_ch3`` (and of the loops the chapters write
 inline), and a reader can ignore it.
 """
+import itertools
+
 import numpy as np
 from mxnet import autograd, nd
 
@@ -91,14 +93,8 @@ def batch_sums(losses):
     Batches of one size are stacked and summed row by row, one call for them
     all: the same float32 sums as l.sum() on each batch, and one device sync.
     """
-    sums, i = [], 0
-    while i < len(losses):
-        j = i
-        while j < len(losses) and losses[j].size == losses[i].size:
-            j += 1
-        sums.append(concat([l.reshape((1, -1)) for l in losses[i:j]]).sum(axis=1))
-        i = j
-    return to_numpy(sums)
+    runs = itertools.groupby(losses, key=lambda l: l.size)
+    return to_numpy([concat([l.reshape((1, -1)) for l in run]).sum(axis=1) for _, run in runs])
 
 
 def train_epoch_ch3(net, train_iter, loss, updater, batch_size, accuracy=accuracy):
