@@ -1,5 +1,6 @@
 """Shared test helpers: the parity assertion and two CLI runners (in this process, in a subprocess)."""
 import contextlib
+import functools
 import io
 import subprocess
 import sys
@@ -153,7 +154,16 @@ def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0, step_batch=2
     config = make_config(module.options, impl=impl, lr=lr, num_epochs=num_epochs, seed=seed_value,
                          step_divisor='batch-size' if step_batch == 256 else 'actual')
     assert step_batch in (256, None) and config['batch_size'] == 256
-    return module.fit(config).trained[impl].history
+    return module.fit(config, data=_fashion_mnist(module.load_data, config['batch_size'])).trained[impl].history
+
+
+@functools.lru_cache(maxsize=None)
+def _fashion_mnist(load_data, batch_size):
+    """Return load_data's Data for batch_size, loaded once: a fit draws its batch order when it
+    iterates, from the seed it sets, so the same Data serves every seed."""
+    from d2l_gluon.chapters import softmax_regression
+    from d2l_gluon.config import make_config
+    return load_data(make_config(softmax_regression.OPTIONS, batch_size=batch_size))
 
 
 def start_cli(*args, stdout=None, stderr=None):

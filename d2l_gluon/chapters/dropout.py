@@ -46,11 +46,12 @@ def dropout(X, drop_prob):
         return X  # no draw, as nn.Dropout(0) draws none, so both random streams stay in step
     # the Dropout operator's arithmetic, to the bit: keep = 1 - p and the scale 1 / keep in
     # float32, one uniform per entry in X's dtype, rounded to float32 and kept where <= keep
-    # (a float64 uniform just below 0.5 rounds to 0.5f: the operator keeps it), X times the mask
+    # (a float64 uniform just below 0.5 rounds to 0.5f: the operator keeps it), X times the mask.
+    # copy=False: in float32 the casts are no-ops and cost no copy
     keep_prob = np.float32(1) - np.float32(drop_prob)
-    uniform = nd.random.uniform(0, 1, X.shape, ctx=X.context, dtype=X.dtype).astype('float32')
-    mask = (uniform <= keep_prob) * (np.float32(1) / keep_prob)
-    return X * mask.astype(X.dtype)
+    uniform = nd.random.uniform(0, 1, X.shape, ctx=X.context, dtype=X.dtype)
+    mask = (uniform.astype('float32', copy=False) <= keep_prob) * (np.float32(1) / keep_prob)
+    return X * mask.astype(X.dtype, copy=False)
 
 
 def mlp_dropout(X, params, drop_probs):
