@@ -11,13 +11,17 @@ each implementation (scratch, Gluon) it measures, in one run:
 - GEMM GFLOP/s at the models' matrix-product shapes for nd.dot,
   nd.FullyConnected (oneDNN) and numpy matmul, and from the best of them each
   model's compute lower bound per epoch (FLOPs of its matrix products ÷ the
-  best measured GEMM rate).
+  best measured GEMM rate);
+- each epoch's floor: the model's recorded forward, backward and update alone,
+  repeated on one preloaded batch, times the batches of an epoch -- what the
+  per-call overhead alone costs, set beside the compute bound.
 
 For the small chapters (linear regression, polyfit, weight decay, logistic
 regression on the hours data) it measures each step against its floor, with
 scripts/benchmark_steps.py.  MXNet reads MXNET_ENGINE_TYPE once, when its
 engine starts, so the other engine's figures (threaded or NaiveEngine) come
-from a child process that measures the steps and the fast epochs again.
+from a child process that measures the steps, the fast epochs and their
+floors again; if the child fails, the run goes on without them.
 
 It prints a table and the performance ratios with their targets, and writes JSON
 (--out, default benchmark.json).  It measures; it never fails on a target.
@@ -131,6 +135,22 @@ def time_evaluation(net, test_iter, repeats):
         acc = d2l.evaluate_accuracy(test_iter, net)  # returns a float: the device is done
         seconds.append(time.perf_counter() - start)
     return seconds, acc
+
+
+def epoch_floor(version, train_iter, epoch_seconds, examples, s):
+    """Return an epoch's floor (the version's minimal step on one preloaded batch, times the epoch's
+    batches) and epoch_seconds ÷ it.
+
+    The step is benchmark_steps.floor_step (recorded forward, backward and update)
+    on a full batch, so a short last batch counts as a full one (1 of 235 here).
+    """
+    X, y = next(iter(train_iter))
+    X, y = X.copy(), y.copy()  # preloaded: no gather in the timed steps
+    step = benchmark_steps.floor_seconds(benchmark_steps.floor_step(version, X, y, X.shape[0]),
+                                         s['floor_steps'], s['step_repeats'])
+    batches = math.ceil(examples / X.shape[0])
+    return {'step_ms': step * 1e3, 'batches': batches, 'seconds': step * batches,
+            'fast/floor': epoch_seconds / (step * batches)}
 
 
 # ---- GEMM rates and the compute lower bound
@@ -296,9 +316,9 @@ def settings(args):
     """Return the run's epochs, batch limits and repetitions (--quick shrinks them all)."""
     if args.quick:
         return dict(warmup=1, epochs=1, max_batches=20, eval_repeats=1, gemm_seconds=0.005,
-                    gemm_repeats=2, steps=20, step_repeats=1)
+                    gemm_repeats=2, steps=20, step_repeats=1, floor_steps=5)
     return dict(warmup=1, epochs=args.epochs, max_batches=None, eval_repeats=3, gemm_seconds=0.05,
-                gemm_repeats=5, steps=300, step_repeats=7)
+                gemm_repeats=5, steps=300, step_repeats=7, floor_steps=100)
 
 
 def engine():
@@ -307,44 +327,63 @@ def engine():
 
 
 def fast_epochs(args, s, ctx):
-    """Return {model: {impl: median seconds of a fast-path training epoch}} under this process's engine."""
+    """Return this engine's fast-path epochs, {model: {impl: median s}}, and their epoch_floor()s."""
     seed(args.seed)
     train_iter = Limited(load_fashion_mnist(args.batch_size, args.data_dir, 'fast', 0, ctx)[0],
                          s['max_batches'])
-    epochs = {}
+    epochs, floors = {}, {}
     for name, (model, lr) in MODELS.items():
-        epochs[name] = {}
+        epochs[name], floors[name] = {}, {}
         for impl in IMPLS:
             seed(args.seed + 1)
             version = model.setup(impl, make_config(model.OPTIONS, lr=lr), ctx)
-            seconds = time_training(version.net, version.loss, version.updater, train_iter,
-                                    s['warmup'], s['epochs'])[0]
+            seconds, examples, _ = time_training(version.net, version.loss, version.updater, train_iter,
+                                                 s['warmup'], s['epochs'])
             epochs[name][impl] = statistics.median(seconds)
-    return epochs
+            floors[name][impl] = epoch_floor(version, train_iter, epochs[name][impl], examples, s)
+    return epochs, floors
 
 
 def engine_child(args):
-    """Return what a child process measures under its engine: the small chapters' steps, fast epochs."""
+    """Return what a child process measures under its engine: small chapters' steps, fast epochs, floors."""
     s = settings(args)
+    fast, floor = fast_epochs(args, s, mx.cpu())
     return {'steps': benchmark_steps.measure(s['steps'], s['step_repeats'], args.seed),
-            'fast': fast_epochs(args, s, mx.cpu())}
+            'fast': fast, 'floor': floor}
+
+
+def child_command(args, out):
+    """Return the command that measures engine_child's figures and writes them to out as JSON."""
+    command = [sys.executable, os.path.abspath(__file__), '--engine-child', '--out', out,
+               '--seed', str(args.seed), '--batch-size', str(args.batch_size), '--epochs', str(args.epochs)]
+    command += ['--quick'] if args.quick else []
+    return command + (['--data-dir', args.data_dir] if args.data_dir else [])
 
 
 def other_engine(args):
-    """Return engine_child's figures measured in a child process under the other engine."""
+    """Return engine_child's figures measured in a child process under the other engine.
+
+    When the child fails, print one line on stderr naming why (the child's
+    last line there) and return {'engine': other, 'error': why}: the run goes
+    on with this engine's figures alone, and the report says what is missing.
+    """
     other = ENGINES[0] if engine() == 'NaiveEngine' else 'NaiveEngine'
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, 'engine.json')
-        command = [sys.executable, os.path.abspath(__file__), '--engine-child', '--out', out,
-                   '--seed', str(args.seed), '--batch-size', str(args.batch_size),
-                   '--epochs', str(args.epochs)]
-        command += (['--quick'] if args.quick else []) + (['--data-dir', args.data_dir] if args.data_dir else [])
-        child = subprocess.run(command, env=dict(os.environ, MXNET_ENGINE_TYPE=other),
-                               capture_output=True, text=True)
-        if child.returncode != 0:
-            raise RuntimeError('the %s child failed:\n%s' % (other, child.stderr))
-        with open(out) as f:
-            return json.load(f)
+        try:
+            child = subprocess.run(child_command(args, out), env=dict(os.environ, MXNET_ENGINE_TYPE=other),
+                                   capture_output=True, text=True)
+            lines = [line.strip() for line in child.stderr.splitlines() if line.strip()]
+            why = None if child.returncode == 0 else 'exit code %d: %s' % (
+                child.returncode, lines[-1] if lines else 'nothing on stderr')
+        except OSError as e:  # the interpreter could not start
+            why = str(e)
+        if why is None:
+            with open(out) as f:
+                return json.load(f)
+    print('benchmark: the %s child process failed (%s); going on without its figures' % (other, why),
+          file=sys.stderr, flush=True)
+    return {'engine': other, 'error': why}
 
 
 def run(args, log=print):
@@ -355,7 +394,29 @@ def run(args, log=print):
                'time': time.strftime('%Y-%m-%d %H:%M:%S'),
                'config': dict(s, quick=args.quick, batch_size=args.batch_size,
                               book_workers=args.book_workers, seed=args.seed),
-               'train': {}, 'load': {}, 'eval': {}, 'models': {}}
+               'train': {}, 'load': {}, 'eval': {}, 'models': {}, 'floor_by_engine': {engine(): {}}}
+    measure_epochs(args, s, ctx, results, log)
+
+    layers = {name: layer_shapes(model) for name, (model, _) in MODELS.items()}
+    gemms = measure_gemms(layers, args.batch_size, s['gemm_seconds'], s['gemm_repeats'])
+    best = max(((rate, backend, g['name']) for g in gemms for backend, rate in g['gflops'].items()))
+    results['gemm'] = {'shapes': gemms, 'best_gflops': best[0], 'best_backend': best[1],
+                       'best_shape': best[2]}
+    log('GEMM: best %.1f GFLOP/s (%s, %s)' % best)
+
+    for name in MODELS:
+        examples = results['train'][name]['gluon']['fast']['examples']
+        bound = lower_bounds(layers[name], args.batch_size, examples, gemms, best[0])
+        results['models'][name] = dict(layers=layers[name], examples_per_epoch=examples,
+                                       flops_per_example=flops_per_example(layers[name]), lower_bound=bound)
+    measure_engines(args, s, results, log)
+    results['ratios'] = ratios(results)
+    results['machine']['load_average_end'] = list(os.getloadavg())
+    return results
+
+
+def measure_epochs(args, s, ctx, results, log):
+    """Fill results' load, train, eval and floor figures of Fashion-MNIST; return the fast loader."""
     seed(args.seed)
     loaders = {}
     for loader in LOADERS:
@@ -372,48 +433,43 @@ def run(args, log=print):
 
     for name, (model, lr) in MODELS.items():
         results['train'][name], results['eval'][name] = {}, {}
+        floors = results['floor_by_engine'][engine()][name] = {}
         for impl in IMPLS:
             results['train'][name][impl] = {}
             for loader in LOADERS:
                 seed(args.seed + 1)  # every build starts from the same state, as in the CLI
                 version = model.setup(impl, make_config(model.OPTIONS, lr=lr), ctx)
-                net = version.net
-                seconds, examples, mean_loss = time_training(net, version.loss, version.updater,
-                                                             loaders[loader], s['warmup'],
-                                                             s['epochs'])
+                seconds, examples, mean_loss = time_training(version.net, version.loss, version.updater,
+                                                             loaders[loader], s['warmup'], s['epochs'])
                 results['train'][name][impl][loader] = {
                     'seconds': seconds, 'median': statistics.median(seconds), 'examples': examples,
                     'loss': mean_loss}
                 log('%-7s %-7s %-5s %s s' % (name, impl, loader, ' '.join('%.3f' % t for t in seconds)))
-            # evaluate the net just trained on the fast path
-            seconds, acc = time_evaluation(net, fast_test_iter, s['eval_repeats'])
+            # evaluate the net just trained on the fast path, then time its floor
+            seconds, acc = time_evaluation(version.net, fast_test_iter, s['eval_repeats'])
             results['eval'][name][impl] = {'seconds': seconds, 'median': statistics.median(seconds),
                                            'accuracy': acc}
             log('%-7s %-7s eval  %s s' % (name, impl, ' '.join('%.3f' % t for t in seconds)))
+            fast = results['train'][name][impl]['fast']
+            floors[impl] = floor = epoch_floor(version, loaders['fast'], fast['median'], fast['examples'], s)
+            log('%-7s %-7s floor %.3f s (%.3f ms a step)' % (name, impl, floor['seconds'], floor['step_ms']))
+    return loaders['fast']
 
-    layers = {name: layer_shapes(model) for name, (model, _) in MODELS.items()}
-    gemms = measure_gemms(layers, args.batch_size, s['gemm_seconds'], s['gemm_repeats'])
-    best = max(((rate, backend, g['name']) for g in gemms for backend, rate in g['gflops'].items()))
-    results['gemm'] = {'shapes': gemms, 'best_gflops': best[0], 'best_backend': best[1],
-                       'best_shape': best[2]}
-    log('GEMM: best %.1f GFLOP/s (%s, %s)' % best)
 
-    for name in MODELS:
-        examples = results['train'][name]['gluon']['fast']['examples']
-        bound = lower_bounds(layers[name], args.batch_size, examples, gemms, best[0])
-        results['models'][name] = dict(layers=layers[name], examples_per_epoch=examples,
-                                       flops_per_example=flops_per_example(layers[name]), lower_bound=bound)
+def measure_engines(args, s, results, log):
+    """Fill results' steps and each engine's fast epochs and floors, the other engine's from a child."""
     results['steps'] = [benchmark_steps.measure(s['steps'], s['step_repeats'], args.seed)]
     log('small chapters measured under %s' % engine())
-    child = other_engine(args)
-    results['steps'].append(child['steps'])
     results['fast_by_engine'] = {engine(): {name: {impl: results['train'][name][impl]['fast']['median']
-                                                   for impl in IMPLS} for name in MODELS},
-                                 child['steps']['engine']: child['fast']}
-    log('both measured again under %s' % child['steps']['engine'])
-    results['ratios'] = ratios(results)
-    results['machine']['load_average_end'] = list(os.getloadavg())
-    return results
+                                                   for impl in IMPLS} for name in MODELS}}
+    child = other_engine(args)
+    if 'error' in child:
+        results['other_engine'] = child
+    else:
+        results['steps'].append(child['steps'])
+        results['fast_by_engine'][child['steps']['engine']] = child['fast']
+        results['floor_by_engine'][child['steps']['engine']] = child['floor']
+        log('both measured again under %s' % child['steps']['engine'])
 
 
 def ratios(results):
@@ -450,27 +506,37 @@ def report(results):
     lines.append('training: seconds per epoch, median of %d after %d warm-up (%s, batch %d); '
                  'book loader with %d workers'
                  % (c['epochs'], c['warmup'], batches, c['batch_size'], c['book_workers']))
-    lines.append('%-8s %-8s %9s %9s %9s %9s %11s %10s %10s'
+    lines.append('%-8s %-8s %9s %9s %9s %9s %11s %10s %10s %9s %10s'
                  % ('model', 'impl', 'book s', 'fast s', 'book/fast', 'eval s', 'bound s', 'fast/bound',
-                    'shape b.'))
+                    'shape b.', 'floor s', 'fast/floor'))
+    floors = results['floor_by_engine'][results['steps'][0]['engine']]
     for name in MODELS:
         bound = results['models'][name]['lower_bound']
         for impl in IMPLS:
-            t = results['train'][name][impl]
+            t, floor = results['train'][name][impl], floors[name][impl]
             book, fast = t['book']['median'], t['fast']['median']
-            lines.append('%-8s %-8s %9.3f %9.3f %9.1f %9.3f %11.4f %10.1f %10.1f'
+            lines.append('%-8s %-8s %9.3f %9.3f %9.1f %9.3f %11.4f %10.1f %10.1f %9.3f %10.2f'
                          % (name, impl, book, fast, book / fast, results['eval'][name][impl]['median'],
-                            bound['seconds'], fast / bound['seconds'], fast / bound['seconds_per_shape']))
+                            bound['seconds'], fast / bound['seconds'], fast / bound['seconds_per_shape'],
+                            floor['seconds'], floor['fast/floor']))
     lines.append('bound s = GEMM FLOPs per epoch / best GEMM rate (%.1f GFLOP/s, %s at %s); shape b. = '
                  'fast / (each product at the best rate for its own shape)'
                  % (results['gemm']['best_gflops'], results['gemm']['best_backend'],
                     results['gemm']['best_shape']))
+    lines.append('floor s = the step alone (recorded forward, backward, update on one preloaded batch, '
+                 'best of %d runs of %d) x %d batches' % (c['step_repeats'], c['floor_steps'],
+                                                         floors['softmax']['gluon']['batches']))
     lines.append('drawing the batches alone: book %.3f s, fast %.3f s per epoch'
                  % (results['load']['book']['median'], results['load']['fast']['median']))
     for name_engine, epochs in results['fast_by_engine'].items():
         lines.append('fast s per epoch, %s: %s' % (name_engine, ', '.join(
-            '%s %s %.3f (%.1fx bound)' % (name, impl, t, t / results['models'][name]['lower_bound']['seconds'])
+            '%s %s %.3f (%.1fx bound, %.2fx floor)'
+            % (name, impl, t, t / results['models'][name]['lower_bound']['seconds'],
+               results['floor_by_engine'][name_engine][name][impl]['fast/floor'])
             for name, by_impl in epochs.items() for impl, t in by_impl.items())))
+    if 'other_engine' in results:
+        lines.append('%s: not measured, its child process failed (%s)'
+                     % (results['other_engine']['engine'], results['other_engine']['error']))
     lines.append('')
     lines += benchmark_steps.report(results['steps'])
     lines.append('')

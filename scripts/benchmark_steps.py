@@ -13,7 +13,8 @@ hours data (book defaults, both versions) it measures:
 - the cost of one empty imperative call (b = a + 1 on a 10 x 2 array).
 
 Every time is the best of several repeats: on a shared machine the minimum is
-the figure least disturbed by the other processes.
+the figure least disturbed by the other processes.  The step's pieces (epoch,
+floor_step, floor_seconds) also time the Fashion-MNIST floors (scripts/benchmark.py).
 """
 import contextlib
 import time
@@ -88,17 +89,42 @@ def empty_call_seconds(repeats, number):
     return best_time(calls, repeats) / number
 
 
+def epoch(version, train_iter, batch_size):
+    """Return a function running one pass of the book's loop, d2l.train_epoch_ch3."""
+    return lambda: d2l.train_epoch_ch3(version.net, train_iter, version.loss, version.updater, batch_size,
+                                       accuracy=None)
+
+
+def floor_step(version, X, y, batch_size):
+    """Return the version's minimal step on the preloaded batch X, y: recorded forward, backward, update."""
+    def step():
+        with autograd.record():
+            l = version.loss(version.net(X), y)
+        l.backward()
+        version.updater(batch_size)
+    return step
+
+
+def floor_seconds(step, number, repeats):
+    """Return the least seconds of one step() over repeats runs of number steps, after one warm-up run."""
+    def steps():
+        for _ in range(number):
+            step()
+    steps()
+    return best_time(steps, repeats) / number
+
+
 def measure_version(name, impl, seed_value, steps, repeats):
     """Return one version's figures: ms per step (loop, train), calls per step, floor and ratio."""
     ch, config, data, version = build(name, impl, seed_value)
     batch_size, train_iter = step_batch(config), data.train_iter
     per_epoch = len(train_iter)
     epochs = max(1, -(-steps // per_epoch))
+    one_epoch = epoch(version, train_iter, batch_size)
 
     def loop():
         for _ in range(epochs):
-            d2l.train_epoch_ch3(version.net, train_iter, version.loss, version.updater, batch_size,
-                                accuracy=None)
+            one_epoch()
     loop()  # warm-up: allocations, first calls
     step = best_time(loop, repeats) / (epochs * per_epoch)
     counter = CallCounter()
@@ -108,15 +134,7 @@ def measure_version(name, impl, seed_value, steps, repeats):
                       repeats) / (epochs * per_epoch)
     X, y = next(iter(train_iter))
     X, y = X.copy(), y.copy()  # one preloaded batch
-
-    def floor_steps():
-        for _ in range(epochs * per_epoch):
-            with autograd.record():
-                l = version.loss(version.net(X), y)
-            l.backward()
-            version.updater(batch_size)
-    floor_steps()
-    floor = best_time(floor_steps, repeats) / (epochs * per_epoch)
+    floor = floor_seconds(floor_step(version, X, y, batch_size), epochs * per_epoch, repeats)
     return {'steps_per_epoch': per_epoch, 'batch_size': config['batch_size'],
             'ms_per_step': step * 1e3, 'train_ms_per_step': train * 1e3,
             'calls_per_step': counter.calls / (epochs * per_epoch), 'floor_ms': floor * 1e3,

@@ -1,4 +1,5 @@
-"""Smoke test of scripts/benchmark.py: --quick runs and records every measurement (no timing thresholds)."""
+"""scripts/benchmark.py: --quick runs and records every measurement (no timing thresholds), and its
+parts that need no measurement: a failing child."""
 import json
 import math
 import os
@@ -54,6 +55,7 @@ def test_quick_benchmark_records_every_model_implementation_and_loader(tmp_path)
         ('mlp gluon', 'fast/lower bound'), ('softmax', 'scratch/gluon'), ('mlp', 'scratch/gluon')}
     assert all(positive_finite(r['value']) and r['met'] is None for r in results['ratios'])
     assert_small_chapters_measured(results)
+    assert_floors_measured(results, result.stdout)
     machine = results['machine']
     assert machine['mxnet'] and machine['nproc'] >= 1 and 'OPENBLAS_CORETYPE' in machine
     assert 'OMP_NUM_THREADS' in machine['env']
@@ -76,3 +78,72 @@ def assert_small_chapters_measured(results):
                 assert f['calls_per_step'] >= 2, name
     step_rows = {r['what'] for r in results['ratios'] if r['ratio'] == 'step/floor'}
     assert step_rows == {'%s %s' % (name, impl) for name in steps[0]['chapters'] for impl in IMPLS}
+
+
+def assert_floors_measured(results, stdout):
+    """Every engine's Fashion-MNIST floors: the step alone, times the batches of an epoch."""
+    engines = {figures['engine'] for figures in results['steps']}
+    assert set(results['floor_by_engine']) == engines
+    for floors in results['floor_by_engine'].values():
+        for model in MODELS:
+            for impl in IMPLS:
+                floor = floors[model][impl]
+                assert floor['batches'] == 20, (model, impl)  # --quick: 20 batches an epoch
+                for key in ('step_ms', 'seconds', 'fast/floor'):
+                    assert positive_finite(floor[key]), (model, impl, key)
+    assert 'fast/floor' in stdout
+
+
+# ---- the pieces that need no measurement: fast, in this process
+
+def import_script(name):
+    """Return scripts/<name>.py imported as a module (it imports its neighbours by name)."""
+    import importlib
+    scripts = os.path.dirname(SCRIPT)
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    return importlib.import_module(name)
+
+
+FAILING_CHILD = [sys.executable, '-c', "raise ValueError('the child broke')"]
+
+
+def test_failing_engine_child_is_named_in_one_line_and_the_run_goes_on(monkeypatch, capsys):
+    benchmark = import_script('benchmark')
+    monkeypatch.setattr(benchmark, 'child_command', lambda args, out: FAILING_CHILD)
+    args = benchmark.argparse.Namespace(seed=0, batch_size=256, epochs=1, quick=True, data_dir=None)
+    child = benchmark.other_engine(args)
+    assert set(child) == {'engine', 'error'} and child['engine'] in benchmark.ENGINES
+    assert child['error'].endswith('ValueError: the child broke')
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and 'ValueError: the child broke' in err[0] and child['engine'] in err[0]
+
+
+# a run whose other-engine child fails: the script itself, with the child's command replaced
+FAILING_RUN = '''
+import sys
+sys.path.insert(0, sys.argv[1])
+import benchmark
+benchmark.child_command = lambda args, out: %r
+sys.exit(benchmark.main(['--quick', '--out', sys.argv[2]]))
+''' % (FAILING_CHILD,)
+
+
+@pytest.mark.slow  # a --quick run of the script: tens of seconds
+def test_quick_benchmark_without_the_other_engine_says_what_is_missing(tmp_path):
+    out = tmp_path / 'benchmark.json'
+    result = subprocess.run([sys.executable, '-c', FAILING_RUN, os.path.dirname(SCRIPT), str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert 'Traceback' not in result.stderr
+    failures = [line for line in result.stderr.splitlines() if 'child process failed' in line]
+    assert len(failures) == 1 and failures[0].endswith('going on without its figures')
+    assert 'ValueError: the child broke' in failures[0]
+    results = json.loads(out.read_text())
+    missing = results['other_engine']['engine']
+    assert 'ValueError: the child broke' in results['other_engine']['error']
+    assert '%s: not measured' % missing in result.stdout
+    measured = [figures['engine'] for figures in results['steps']]
+    assert len(measured) == 1 and missing not in measured
+    assert set(results['fast_by_engine']) == set(results['floor_by_engine']) == set(measured)
+    assert 'performance targets' in result.stdout
