@@ -21,7 +21,9 @@ regression on the hours data) it measures each step against its floor, with
 scripts/benchmark_steps.py.  MXNet reads MXNET_ENGINE_TYPE once, when its
 engine starts, so the other engine's figures (threaded or NaiveEngine) come
 from a child process that measures the steps, the fast epochs and their
-floors again; if the child fails, the run goes on without them.
+floors again; if the child fails, the run goes on without them.  Where a
+chapter has a PyTorch version and torch can be imported, that version is
+timed too and every version set against it (scripts/benchmark_torch.py).
 
 It prints a table and the performance ratios with their targets, and writes JSON
 (--out, default benchmark.json).  It measures; it never fails on a target.
@@ -61,6 +63,7 @@ from d2l_gluon.errors import D2LError  # noqa: E402
 from d2l_gluon.files import prepare_out_dir, write_json  # noqa: E402
 
 import benchmark_steps  # noqa: E402  (beside this script)
+import benchmark_torch  # noqa: E402
 
 # model name -> (chapter module with init_params and setup; the book's learning rate)
 MODELS = {'softmax': (softmax_regression, 0.1), 'mlp': (mlp, 0.5)}
@@ -392,10 +395,10 @@ def run(args, log=print):
     ctx = mx.cpu()
     results = {'machine': machine_info(), 'code': code_version(),
                'time': time.strftime('%Y-%m-%d %H:%M:%S'),
-               'config': dict(s, quick=args.quick, batch_size=args.batch_size,
-                              book_workers=args.book_workers, seed=args.seed),
+               'config': dict(s, quick=args.quick, batch_size=args.batch_size, book_workers=args.book_workers,
+                              seed=args.seed, torch_threads=args.torch_threads),
                'train': {}, 'load': {}, 'eval': {}, 'models': {}, 'floor_by_engine': {engine(): {}}}
-    measure_epochs(args, s, ctx, results, log)
+    fast_iter = measure_epochs(args, s, ctx, results, log)
 
     layers = {name: layer_shapes(model) for name, (model, _) in MODELS.items()}
     gemms = measure_gemms(layers, args.batch_size, s['gemm_seconds'], s['gemm_repeats'])
@@ -410,6 +413,11 @@ def run(args, log=print):
         results['models'][name] = dict(layers=layers[name], examples_per_epoch=examples,
                                        flops_per_example=flops_per_example(layers[name]), lower_bound=bound)
     measure_engines(args, s, results, log)
+    # last: importing torch and running it in this process must not touch the MXNet figures
+    results['pytorch'] = benchmark_torch.measure(MODELS, fast_iter, s, args.seed, args.torch_threads)
+    benchmark_torch.add_ratios(results['pytorch'], results['steps'], results['fast_by_engine'])
+    log(results['pytorch'].get('skipped') or 'pytorch versions measured with %d threads'
+        % results['pytorch']['threads'])
     results['ratios'] = ratios(results)
     results['machine']['load_average_end'] = list(os.getloadavg())
     return results
@@ -540,6 +548,8 @@ def report(results):
     lines.append('')
     lines += benchmark_steps.report(results['steps'])
     lines.append('')
+    lines += benchmark_torch.report(results['pytorch'], results['steps'], results['fast_by_engine'])
+    lines.append('')
     lines.append('GEMM GFLOP/s at the models\' shapes (best of %d)' % c['gemm_repeats'])
     lines.append('%-12s %-12s %5s %5s %5s' % ('product', 'models', 'M', 'K', 'N')
                  + ''.join('%19s' % b for b in BACKENDS))
@@ -574,6 +584,10 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=lambda text: parse('count', text), default=256)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--data-dir', help='folder with the four Fashion-MNIST idx files')
+    parser.add_argument('--torch-threads', type=lambda text: parse('count', text),
+                        default=benchmark_torch.mxnet_threads(),
+                        help="PyTorch's threads (default %d: as many as MXNet's operators use here)"
+                             % benchmark_torch.mxnet_threads())
     parser.add_argument('--engine-child', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.engine_child:  # the other engine's figures, for the parent's run

@@ -14,7 +14,9 @@ hours data (book defaults, both versions) it measures:
 
 Every time is the best of several repeats: on a shared machine the minimum is
 the figure least disturbed by the other processes.  The step's pieces (epoch,
-floor_step, floor_seconds) also time the Fashion-MNIST floors (scripts/benchmark.py).
+floor_step, floor_seconds) take any version, a pytorch one too: they also
+time the PyTorch versions (scripts/benchmark_torch.py) and the Fashion-MNIST
+floors (scripts/benchmark.py).
 """
 import contextlib
 import time
@@ -22,7 +24,7 @@ import time
 import mxnet as mx
 from mxnet import autograd, nd
 
-from d2l_gluon import d2l, seed
+from d2l_gluon import d2l, d2l_torch, seed
 from d2l_gluon.chapters import chapter
 from d2l_gluon.config import make_config, step_batch
 
@@ -90,13 +92,20 @@ def empty_call_seconds(repeats, number):
 
 
 def epoch(version, train_iter, batch_size):
-    """Return a function running one pass of the book's loop, d2l.train_epoch_ch3."""
+    """Return a function running one pass of the book's loop: d2l.train_epoch_ch3, or its PyTorch twin."""
+    if version.impl == 'pytorch':
+        return lambda: d2l_torch.train_epoch_ch3(version.net, train_iter, version.loss, version.trainer,
+                                                 batch_size, accuracy=None)
     return lambda: d2l.train_epoch_ch3(version.net, train_iter, version.loss, version.updater, batch_size,
                                        accuracy=None)
 
 
 def floor_step(version, X, y, batch_size):
     """Return the version's minimal step on the preloaded batch X, y: recorded forward, backward, update."""
+    if version.impl == 'pytorch':  # trainer.step(l, n) takes the backward pass and the update
+        X, y = d2l_torch.tensor(X), d2l_torch.tensor(y)
+        return lambda: version.trainer.step(version.loss(version.net(X), y), batch_size)
+
     def step():
         with autograd.record():
             l = version.loss(version.net(X), y)

@@ -1,5 +1,5 @@
 """scripts/benchmark.py: --quick runs and records every measurement (no timing thresholds), and its
-parts that need no measurement: a failing child."""
+parts that need no measurement: a failing child, no torch, the thread count."""
 import json
 import math
 import os
@@ -55,7 +55,7 @@ def test_quick_benchmark_records_every_model_implementation_and_loader(tmp_path)
         ('mlp gluon', 'fast/lower bound'), ('softmax', 'scratch/gluon'), ('mlp', 'scratch/gluon')}
     assert all(positive_finite(r['value']) and r['met'] is None for r in results['ratios'])
     assert_small_chapters_measured(results)
-    assert_floors_measured(results, result.stdout)
+    assert_floors_and_pytorch_measured(results, result.stdout)
     machine = results['machine']
     assert machine['mxnet'] and machine['nproc'] >= 1 and 'OPENBLAS_CORETYPE' in machine
     assert 'OMP_NUM_THREADS' in machine['env']
@@ -80,8 +80,8 @@ def assert_small_chapters_measured(results):
     assert step_rows == {'%s %s' % (name, impl) for name in steps[0]['chapters'] for impl in IMPLS}
 
 
-def assert_floors_measured(results, stdout):
-    """Every engine's Fashion-MNIST floors: the step alone, times the batches of an epoch."""
+def assert_floors_and_pytorch_measured(results, stdout):
+    """Every engine's Fashion-MNIST floors, and the pytorch versions against every MXNet version."""
     engines = {figures['engine'] for figures in results['steps']}
     assert set(results['floor_by_engine']) == engines
     for floors in results['floor_by_engine'].values():
@@ -92,6 +92,27 @@ def assert_floors_measured(results, stdout):
                 for key in ('step_ms', 'seconds', 'fast/floor'):
                     assert positive_finite(floor[key]), (model, impl, key)
     assert 'fast/floor' in stdout
+    pytorch = results['pytorch']
+    try:
+        import torch
+    except ImportError:
+        assert set(pytorch) == {'skipped'} and pytorch['skipped'] in stdout
+        return
+    assert pytorch['torch'] == torch.__version__
+    assert pytorch['threads'] == results['config']['torch_threads'] >= 1
+    # the small chapters with a pytorch version: linear regression, logistic regression
+    assert set(pytorch['steps']) == {'linreg', 'logreg'}
+    for name, f in pytorch['steps'].items():
+        for key in ('ms_per_step', 'train_ms_per_step', 'floor_ms', 'step/floor'):
+            assert positive_finite(f[key]), (name, key)
+    assert set(pytorch['fast']) == set(MODELS)
+    assert all(positive_finite(f['median']) for f in pytorch['fast'].values())
+    for kind, names in (('steps/pytorch', pytorch['steps']), ('fast/pytorch', MODELS)):
+        assert set(pytorch[kind]) == engines
+        for by_name in pytorch[kind].values():
+            assert set(by_name) == set(names)
+            assert all(positive_finite(by_name[name][impl]) for name in names for impl in IMPLS), kind
+    assert 'PyTorch %s, %d thread' % (torch.__version__, pytorch['threads']) in stdout
 
 
 # ---- the pieces that need no measurement: fast, in this process
@@ -117,6 +138,65 @@ def test_failing_engine_child_is_named_in_one_line_and_the_run_goes_on(monkeypat
     assert child['error'].endswith('ValueError: the child broke')
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and 'ValueError: the child broke' in err[0] and child['engine'] in err[0]
+
+
+def test_pytorch_rows_are_skipped_with_one_line_when_torch_cannot_be_imported(monkeypatch):
+    benchmark_torch = import_script('benchmark_torch')
+    monkeypatch.setitem(sys.modules, 'torch', None)  # import torch now raises ImportError
+    pytorch = benchmark_torch.measure({}, None, {}, 0, 1)
+    assert set(pytorch) == {'skipped'}
+    benchmark_torch.add_ratios(pytorch, [], {})
+    lines = benchmark_torch.report(pytorch, [], {})
+    assert len(lines) == 1 and 'torch cannot be imported' in lines[0]
+
+
+def test_mxnet_threads_reads_mxnet_s_own_settings_first(monkeypatch):
+    benchmark_torch = import_script('benchmark_torch')
+    monkeypatch.setenv('OMP_NUM_THREADS', '3')
+    monkeypatch.delenv('MXNET_OMP_MAX_THREADS', raising=False)
+    assert benchmark_torch.mxnet_threads() == 3
+    monkeypatch.setenv('MXNET_OMP_MAX_THREADS', '5')  # MXNet's own cap wins over OpenMP's
+    assert benchmark_torch.mxnet_threads() == 5
+
+
+# counts the threads that did a share of a large nd.dot's work, from their CPU ticks in /proc
+BUSY_THREADS = '''
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import benchmark_torch
+from mxnet import nd
+
+def ticks():
+    times = {}
+    for task in os.listdir('/proc/self/task'):
+        fields = open('/proc/self/task/%s/stat' % task).read().rsplit(')', 1)[1].split()
+        times[task] = int(fields[11]) + int(fields[12])  # utime + stime
+    return times
+
+A, C = nd.random.normal(shape=(1024, 1024)), nd.zeros((1024, 1024))
+nd.dot(A, A, out=C).wait_to_read()
+before = ticks()
+for _ in range(40):
+    nd.dot(A, A, out=C)
+nd.waitall()
+used = [t - before.get(task, 0) for task, t in ticks().items()]
+busy = sum(t >= max(used) / 4 for t in used)  # OpenMP shares a GEMM's work out evenly
+print(json.dumps({'busy': busy, 'mxnet_threads': benchmark_torch.mxnet_threads()}))
+'''
+
+
+@pytest.mark.slow  # two processes importing mxnet, each computing 40 GEMMs
+@pytest.mark.skipif(not os.path.isdir('/proc/self/task'), reason="counts threads' CPU ticks in Linux's /proc")
+@pytest.mark.parametrize('omp_num_threads', [None, '2'])
+def test_mxnet_threads_is_how_many_threads_mxnet_runs_a_gemm_on(omp_num_threads):
+    env = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS')}
+    if omp_num_threads:
+        env['OMP_NUM_THREADS'] = omp_num_threads
+    result = subprocess.run([sys.executable, '-c', BUSY_THREADS, os.path.dirname(SCRIPT)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    threads = json.loads(result.stdout.splitlines()[-1])
+    assert threads['busy'] == threads['mxnet_threads']
 
 
 # a run whose other-engine child fails: the script itself, with the child's command replaced
