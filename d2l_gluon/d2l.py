@@ -6,8 +6,6 @@ or divergence rule: the tooling watches training through the one optional
 ``monitor`` argument of ``train_ch3`` (and of the loops the chapters write
 inline), and a reader can ignore it.
 """
-import itertools
-
 import numpy as np
 from mxnet import autograd, nd
 
@@ -93,8 +91,12 @@ def batch_sums(losses):
     Batches of one size are stacked and summed row by row, one call for them
     all: the same float32 sums as l.sum() on each batch, and one device sync.
     """
-    runs = itertools.groupby(losses, key=lambda l: l.size)
-    return to_numpy([concat([l.reshape((1, -1)) for l in run]).sum(axis=1) for _, run in runs])
+    sums, i = [], 0
+    for j in range(1, len(losses) + 1):
+        if j == len(losses) or losses[j].size != losses[i].size:  # batches i..j-1 share a size
+            sums.append(concat([l.reshape((1, -1)) for l in losses[i:j]]).sum(axis=1))
+            i = j
+    return to_numpy(sums)
 
 
 def train_epoch_ch3(net, train_iter, loss, updater, batch_size, accuracy=accuracy):
