@@ -154,7 +154,8 @@ def train_like_the_cli(chapter, impl, lr, num_epochs, seed_value=0, step_batch=2
     config = make_config(module.options, impl=impl, lr=lr, num_epochs=num_epochs, seed=seed_value,
                          step_divisor='batch-size' if step_batch == 256 else 'actual')
     assert step_batch in (256, None) and config['batch_size'] == 256
-    return module.fit(config, data=_fashion_mnist(module.load_data, config['batch_size'])).trained[impl].history
+    data = _fashion_mnist(module.load_data, config['batch_size'])
+    return module.fit(config, data=data).trained[impl].history
 
 
 @functools.lru_cache(maxsize=None)
