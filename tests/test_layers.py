@@ -67,3 +67,15 @@ def test_one_epoch_of_both_versions_reads_in_at_most_150_lines_of_code(tmp_path)
     lines = {code.co_name: len(code_lines(inspect.getsource(code))) for code in seen.values()}
     assert sum(lines.values()) <= 150, sorted(lines.items())
     assert inspect.getsourcefile(d2l.train_ch3) in READ
+
+
+def test_the_readme_tree_names_every_module_once_on_a_line_of_its_own():
+    with open(os.path.join(os.path.dirname(ROOT), 'README.md'), encoding='utf-8') as f:
+        readme = f.read()
+    tree = readme.split('## How the code is laid out', 1)[1].split('```')[1]
+    # a module's line starts with its name: two spaces in d2l_gluon/, four in chapters/
+    listed = sorted(('chapters/' if line.startswith('    ') else '') + line.split()[0]
+                    for line in tree.splitlines() if line.split() and line.split()[0].endswith('.py'))
+    modules = sorted(os.path.relpath(os.path.join(folder, name), ROOT)
+                     for folder, _, names in os.walk(ROOT) for name in names if name.endswith('.py'))
+    assert listed == modules
