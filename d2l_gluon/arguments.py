@@ -130,6 +130,8 @@ def add_chapter(sub, name, run):
     p.add_argument('--ctx', type=type_of('ctx'), default='cpu',
                    help='device, e.g. cpu or gpu(0)' + ('; a list for --kvstore' if parallel else ''))
     add_folder_options(p, 'runs/%s-<timestamp>' % name)
+    # how `all --processes N` runs a chapter: its summary into summary.txt, as `all` keeps it
+    p.add_argument('--summary-file', action='store_true', help=argparse.SUPPRESS)
     if parallel:
         p.add_argument('--kvstore', choices=KVSTORES, help='how the Gluon version combines gradients: '
                        'device or local across a --ctx list such as cpu(0),cpu(1), dist_sync or '

@@ -38,7 +38,7 @@ def run_chapter(args, progress=None, summary_file=False):
                              bool(args.resume))
     args.out = prepared[2] or default_out_dir(args.command)
     command.train(args.command, config, contexts, kvstore, prepared, args.out, bool(args.resume),
-                args.overwrite, progress, summary_file)
+                args.overwrite, progress, summary_file or args.summary_file)
     return 0
 
 
@@ -229,16 +229,17 @@ def _add_all(sub):
                  'Run every chapter into one run folder (one sub-folder each), then write '
                  'summary.json and report.html.')
     p.add_argument('--seed', type=_type('seed'), default=0, help='random seed of every chapter')
+    p.add_argument('--processes', metavar='N', type=_type('count'), default=1, help='chapters trained '
+                   'at once, each in its own process and printed when it ends; 1: one after another')
     add_folder_options(p, 'runs/<timestamp>')
 
 
 def run_all(args):
     out = args.out = args.resume or args.out or default_out_dir()
     summary = course.run(out, list(CHAPTERS), args.seed, bool(args.resume), args.overwrite,
-                         command=_chapter_command,
+                         command=_chapter_command, processes=args.processes,
                          train=lambda args, progress: run_chapter(args, progress, summary_file=True))
-    print()
-    print(report.summary_table(summary))
+    print('\n' + report.summary_table(summary))
     print('all results in %s (report.html, summary.json)' % out)
     return 0
 
@@ -266,9 +267,9 @@ def _resume_alone(command, argv):
     parser = build_parser().commands[command]
     for action in parser._actions:  # parsed without defaults, only what argv gives is set
         action.default = argparse.SUPPRESS
-    dests = {action.dest for action in parser._actions}
+    dests = {action.dest for action in parser._actions} - {'resume', 'summary_file', 'processes'}
     given = parser.parse_known_args(argv[argv.index(command) + 1:])[0]
-    others = ['--' + dest.replace('_', '-') for dest in vars(given) if dest in dests - {'resume'}]
+    others = ['--' + dest.replace('_', '-') for dest in vars(given) if dest in dests]
     if others:
         raise D2LError('--resume continues the run with its own settings; drop %s' % ', '.join(others))
 

@@ -7,6 +7,10 @@ prints a line as each chapter starts, with the time left.
 """
 import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 
 from . import report
@@ -54,7 +58,8 @@ def start_all(folder, seed, chapters, resume=False, overwrite=False):
 
 
 def plan(out, names, seed, resume, overwrite, command):
-    """Return [(name, chapter command, config)] of the chapters still to run (printing those finished earlier).
+    """Return [(name, argv, chapter command, config)] of the chapters still to run (printing those
+    finished earlier).
 
     command(argv) returns the chapter command parsed from argv and its config.
     """
@@ -65,9 +70,9 @@ def plan(out, names, seed, resume, overwrite, command):
         if earlier and read_metrics(folder).get('finished'):
             print('== %s: finished earlier, kept' % name)
             continue
-        todo.append((name,) + command(
-            [name] + (['--resume', folder] if earlier else
-                      ['--seed', str(seed), '--out', folder] + ['--overwrite'] * bool(overwrite))))
+        argv = [name] + (['--resume', folder] if earlier else
+                         ['--seed', str(seed), '--out', folder] + ['--overwrite'] * bool(overwrite))
+        todo.append((name, argv) + command(argv))
     return todo
 
 
@@ -76,11 +81,13 @@ def _epochs(name, config):
     return config.get('num_epochs', 0) * len(impls(config)) * find_chapter(name).cases(config)
 
 
-def run(out, names, seed, resume=False, overwrite=False, *, command, train):
+def run(out, names, seed, resume=False, overwrite=False, *, command, train, processes=1):
     """Run the chapters names into out; write summary.json and report.html; return the summary.
 
     command(argv): a chapter command parsed from argv and its config;
     train(command, progress): run it, ticking progress (a Progress) per epoch.
+    processes > 1 runs that many chapters at once, each a `d2l-gluon CHAPTER`
+    process (run_parallel), instead of one after another in this process.
     """
     if resume:
         read_all(out)  # before anything is created: a wrong folder stays as it was
@@ -89,15 +96,107 @@ def run(out, names, seed, resume=False, overwrite=False, *, command, train):
         seed = start_all(out, seed, names, resume, overwrite)
         todo = plan(out, names, seed, resume, overwrite, command)
         # the estimate measures each chapter's pace; epoch_seconds compares the ones not begun
-        progress = Progress({name: (find_chapter(name).epoch_seconds, _epochs(name, config))
-                             for name, _, config in todo})
+        priors = {name: (find_chapter(name).epoch_seconds, _epochs(name, config))
+                  for name, _, _, config in todo}
         start = time.perf_counter()
-        for name, chapter_command, _ in todo:
-            progress.begin(name)
-            print('== %s%s' % (name, progress.status()), flush=True)
-            train(chapter_command, progress)
+        if processes > 1:
+            run_parallel([(name, argv) for name, argv, _, _ in todo], processes, priors)
+        else:
+            progress = Progress(priors)
+            for name, _, chapter_command, _ in todo:
+                progress.begin(name)
+                print('== %s%s' % (name, progress.status()), flush=True)
+                train(chapter_command, progress)
         summary = report.summarize(out, names)
         summary['seconds'] = time.perf_counter() - start
         write_json(os.path.join(out, 'summary.json'), summary)
         report.write_html(os.path.join(out, 'report.html'), out, summary)
     return summary
+
+
+# ---- several chapters at once
+
+def chapter_process(argv, stdout, stderr):
+    """Start `d2l-gluon ARGV` as `all` runs a chapter (its summary into summary.txt); return the Popen."""
+    # SIGINT as in a terminal, also when this process was started with it ignored, so that the
+    # Ctrl-C run_parallel passes on stops the chapter at its next batch boundary
+    return subprocess.Popen([sys.executable, '-m', 'd2l_gluon'] + argv + ['--summary-file'],
+                            stdout=stdout, stderr=stderr,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def run_parallel(todo, processes, priors, poll=0.05):
+    """Run todo's chapters [(name, argv)] in up to processes processes at once, the longest first.
+
+    The longest first (by priors: {name: (seconds per epoch, epochs)}), so that
+    no long chapter is left to run alone at the end.  Each chapter's lines are
+    printed together when it ends, under a line with
+    the time elapsed and an estimate of the time left.  A chapter that fails
+    stops the others and raises D2LError with its message and exit code; Ctrl-C
+    stops them all at a batch boundary, so that --resume continues each one.
+    """
+    queue = sorted(todo, key=lambda task: -priors[task[0]][0] * priors[task[0]][1])  # stable
+    running, ended, start = {}, {}, time.perf_counter()
+    try:
+        while queue or running:
+            while queue and len(running) < processes:
+                name, argv = queue.pop(0)
+                out, err = tempfile.TemporaryFile('w+'), tempfile.TemporaryFile('w+')
+                running[chapter_process(argv, out, err)] = (name, out, err, time.perf_counter())
+            done = [p for p in running if p.poll() is not None]
+            if not done:
+                time.sleep(poll)
+            for process in done:
+                name, out, err, began = running.pop(process)
+                ended[name] = time.perf_counter() - began
+                _report_chapter(name, process.returncode, out, err, ended,
+                                _left(priors, ended, running.values(), processes), start)
+    finally:
+        _stop(running)
+
+
+def _report_chapter(name, code, out, err, ended, left, start):
+    """Print a chapter's header and lines; raise as its command did when it failed."""
+    with out, err:
+        out.seek(0), err.seek(0)
+        printed, lines = out.read(), err.read().strip().splitlines()
+    print('== %s  [%.0f s elapsed, about %.0f s left]' % (name, time.perf_counter() - start, left))
+    print(printed, end='', flush=True)
+    if code == 130:
+        raise KeyboardInterrupt
+    if code:
+        why = lines[-1] if lines else 'exit code %d' % code
+        prefix = 'd2l-gluon %s: error: ' % name  # the chapter command's own one-line error
+        error = D2LError('%s: %s' % (name, why[len(prefix):] if why.startswith(prefix) else why))
+        error.exit_code = code
+        raise error
+
+
+def _left(priors, ended, running, processes):
+    """Return the seconds left: the chapters not ended at their prior pace, scaled by the pace of those
+    ended, shared among the processes (a running one less what it has run)."""
+    prior = {name: seconds * epochs for name, (seconds, epochs) in priors.items()}
+    measured = sum(prior[name] for name in ended)
+    slower = sum(ended.values()) / measured if measured else 1.0
+    now, began = time.perf_counter(), {name: t for name, _, _, t in running}
+    left = sum(max(prior[name] * slower - (now - began[name] if name in began else 0.0), 0.0)
+               for name in prior if name not in ended)
+    return left / processes
+
+
+def _stop(running, grace=2.0, patience=60.0):
+    """Stop the chapter processes still running: Ctrl-C (after grace seconds, in case a terminal's
+    reached them already), then SIGKILL after patience seconds; wait for every one."""
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+    for process, (_, out, err, _) in running.items():
+        try:
+            process.wait(patience)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        out.close(), err.close()
