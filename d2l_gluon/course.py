@@ -128,12 +128,12 @@ def chapter_process(argv, stdout, stderr):
 def run_parallel(todo, processes, priors, poll=0.05):
     """Run todo's chapters [(name, argv)] in up to processes processes at once, the longest first.
 
-    The longest first (by priors: {name: (seconds per epoch, epochs)}), so that
-    no long chapter is left to run alone at the end.  Each chapter's lines are
-    printed together when it ends, under a line with
-    the time elapsed and an estimate of the time left.  A chapter that fails
-    stops the others and raises D2LError with its message and exit code; Ctrl-C
-    stops them all at a batch boundary, so that --resume continues each one.
+    The longest by priors ({name: (seconds per epoch, epochs)}) start first, so
+    that none is left to run alone at the end.  Each chapter's lines are
+    printed together when it ends, under a line with the time elapsed and an
+    estimate of the time left.  A chapter that fails stops the others and
+    raises D2LError with its message and exit code; Ctrl-C stops them all at a
+    batch boundary, so that --resume continues each one.
     """
     queue = sorted(todo, key=lambda task: -priors[task[0]][0] * priors[task[0]][1])  # stable
     running, ended, start = {}, {}, time.perf_counter()
@@ -149,19 +149,21 @@ def run_parallel(todo, processes, priors, poll=0.05):
             for process in done:
                 name, out, err, began = running.pop(process)
                 ended[name] = time.perf_counter() - began
-                _report_chapter(name, process.returncode, out, err, ended,
+                _report_chapter(name, process.returncode, out, err,
                                 _left(priors, ended, running.values(), processes), start)
     finally:
         _stop(running)
 
 
-def _report_chapter(name, code, out, err, ended, left, start):
+def _report_chapter(name, code, out, err, left, start):
     """Print a chapter's header and lines; raise as its command did when it failed."""
     with out, err:
         out.seek(0), err.seek(0)
         printed, lines = out.read(), err.read().strip().splitlines()
     print('== %s  [%.0f s elapsed, about %.0f s left]' % (name, time.perf_counter() - start, left))
     print(printed, end='', flush=True)
+    if lines and not code:  # what a chapter that ended well said on stderr (a warning) is passed on
+        print('\n'.join(lines), file=sys.stderr, flush=True)
     if code == 130:
         raise KeyboardInterrupt
     if code:
