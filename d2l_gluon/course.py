@@ -117,12 +117,14 @@ def run(out, names, seed, resume=False, overwrite=False, *, command, train, proc
 # ---- several chapters at once
 
 def chapter_process(argv, stdout, stderr):
-    """Start `d2l-gluon ARGV` as `all` runs a chapter (its summary into summary.txt); return the Popen."""
-    # SIGINT as in a terminal, also when this process was started with it ignored, so that the
-    # Ctrl-C run_parallel passes on stops the chapter at its next batch boundary
+    """Start `d2l-gluon ARGV` as `all` runs a chapter (its summary into summary.txt); return the Popen.
+
+    The chapter's Python handles Ctrl-C as a chapter command does (SIGINT is
+    handled here, and exec resets a handled signal), unless this process
+    ignores SIGINT.  No preexec_fn: it is not safe beside MXNet's threads.
+    """
     return subprocess.Popen([sys.executable, '-m', 'd2l_gluon'] + argv + ['--summary-file'],
-                            stdout=stdout, stderr=stderr,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stdout=stdout, stderr=stderr)
 
 
 def run_parallel(todo, processes, priors, poll=0.05):
@@ -186,9 +188,10 @@ def _left(priors, ended, running, processes):
     return left / processes
 
 
-def _stop(running, grace=2.0, patience=60.0):
+def _stop(running, grace=2.0, patience=30.0):
     """Stop the chapter processes still running: Ctrl-C (after grace seconds, in case a terminal's
-    reached them already), then SIGKILL after patience seconds; wait for every one."""
+    reached them already), then SIGKILL after patience seconds (one that ignores Ctrl-C); wait for
+    every one."""
     deadline = time.monotonic() + grace
     for process in running:
         try:
