@@ -18,7 +18,7 @@ from .chapters import chapter as find_chapter
 from .config import impls
 from .errors import D2LError
 from .files import claim, own_files, prepare_out_dir, write_json
-from .progress import Progress
+from .progress import Progress, elapsed_and_left, left_in_parallel
 from .runs import FolderLock, read_metrics, refuse_other_runs
 
 ALL_FILES = ('all.json', 'summary.json', 'report.html')
@@ -151,18 +151,20 @@ def run_parallel(todo, processes, priors, poll=0.05):
             for process in done:
                 name, out, err, began = running.pop(process)
                 ended[name] = time.perf_counter() - began
-                _report_chapter(name, process.returncode, out, err,
-                                _left(priors, ended, running.values(), processes), start)
+                now = time.perf_counter()
+                left = left_in_parallel(priors, ended, {n: t for n, _, _, t in running.values()},
+                                        processes, now)
+                _report_chapter(name, process.returncode, out, err, elapsed_and_left(now - start, left))
     finally:
         _stop(running)
 
 
-def _report_chapter(name, code, out, err, left, start):
-    """Print a chapter's header and lines; raise as its command did when it failed."""
+def _report_chapter(name, code, out, err, status):
+    """Print a chapter's header with status and its lines; raise as its command did when it failed."""
     with out, err:
         out.seek(0), err.seek(0)
         printed, lines = out.read(), err.read().strip().splitlines()
-    print('== %s  [%.0f s elapsed, about %.0f s left]' % (name, time.perf_counter() - start, left))
+    print('== %s  [%s]' % (name, status))
     print(printed, end='', flush=True)
     if lines and not code:  # what a chapter that ended well said on stderr (a warning) is passed on
         print('\n'.join(lines), file=sys.stderr, flush=True)
@@ -174,18 +176,6 @@ def _report_chapter(name, code, out, err, left, start):
         error = D2LError('%s: %s' % (name, why[len(prefix):] if why.startswith(prefix) else why))
         error.exit_code = code
         raise error
-
-
-def _left(priors, ended, running, processes):
-    """Return the seconds left: the chapters not ended at their prior pace, scaled by the pace of those
-    ended, shared among the processes (a running one less what it has run)."""
-    prior = {name: seconds * epochs for name, (seconds, epochs) in priors.items()}
-    measured = sum(prior[name] for name in ended)
-    slower = sum(ended.values()) / measured if measured else 1.0
-    now, began = time.perf_counter(), {name: t for name, _, _, t in running}
-    left = sum(max(prior[name] * slower - (now - began[name] if name in began else 0.0), 0.0)
-               for name in prior if name not in ended)
-    return left / processes
 
 
 def _stop(running, grace=2.0, patience=30.0):

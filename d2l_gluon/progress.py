@@ -58,7 +58,29 @@ class Progress:
     def status(self):
         if not self.plan:
             return ''
-        return '  [%.0f s elapsed, about %.0f s left]' % (self.clock() - self.start, self.left())
+        return '  [%s]' % elapsed_and_left(self.clock() - self.start, self.left())
+
+
+def elapsed_and_left(elapsed, left):
+    """Return '12 s elapsed, about 30 s left'."""
+    return '%.0f s elapsed, about %.0f s left' % (elapsed, left)
+
+
+def left_in_parallel(priors, ended, began, processes, now):
+    """Return the seconds left of chapters run processes at once (`all --processes`).
+
+    priors: {chapter: (prior seconds per epoch, epochs)}; ended: {chapter:
+    seconds it took}; began: {chapter: the clock when it began} of those
+    running.  The chapters not ended take their prior times how much slower
+    than their priors the ended ones ran, a running one less what it has run,
+    shared among the processes.
+    """
+    prior = {name: seconds * epochs for name, (seconds, epochs) in priors.items()}
+    measured = sum(prior[name] for name in ended)
+    slower = sum(ended.values()) / measured if measured else 1.0
+    left = sum(max(prior[name] * slower - (now - began[name] if name in began else 0.0), 0.0)
+               for name in prior if name not in ended)
+    return left / processes
 
 
 class Clock:
@@ -70,7 +92,7 @@ class Clock:
     def status(self, finished):
         elapsed = time.perf_counter() - self.start
         left = elapsed / finished * (self.total - finished) if finished else float('nan')
-        return '%.0f s elapsed, about %.0f s left' % (elapsed, left)
+        return elapsed_and_left(elapsed, left)
 
 
 def printed(epoch, every, last):

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from d2l_gluon import cli, course
+from d2l_gluon.progress import left_in_parallel
 
 from .helpers import one_line, run_main
 
@@ -122,6 +123,6 @@ def test_the_longest_chapter_starts_first(monkeypatch):
 
 def test_the_time_left_is_the_rest_at_the_pace_measured_shared_among_the_processes():
     priors = {'a': (1.0, 2), 'b': (3.0, 10), 'c': (0.5, 4)}  # 2, 30 and 2 seconds
-    assert course._left(priors, {}, [], 2) == pytest.approx(17.0)
+    assert left_in_parallel(priors, {}, {}, 2, now=0.0) == pytest.approx(17.0)
     # 'b' ended in 15 s, half its prior: the others are taken as fast, 1 s each, over 2 processes
-    assert course._left(priors, {'b': 15.0}, [], 2) == pytest.approx(1.0)
+    assert left_in_parallel(priors, {'b': 15.0}, {}, 2, now=0.0) == pytest.approx(1.0)
